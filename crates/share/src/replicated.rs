@@ -127,12 +127,12 @@ fn deal_with<R: Ring, G: Rng + ?Sized>(
 
 /// Splits `secret` into three replicated arithmetic shares (`x = x0 + x1 + x2`),
 /// indexed by party. `rng` must be a CSPRNG: the dealer is the enrollment client.
-pub fn deal<R: Ring, G: Rng + ?Sized>(secret: &[R], rng: &mut G) -> [ShareVec<R>; 3] {
+pub fn deal<R: Ring>(secret: &[R], rng: &mut (impl Rng + ?Sized)) -> [ShareVec<R>; 3] {
     deal_with(secret, rng, |s, a, b| s.sub(a).sub(b))
 }
 
 /// Splits `secret` words into three replicated boolean shares (`x = x0 ^ x1 ^ x2`).
-pub fn deal_bool<R: Ring, G: Rng + ?Sized>(secret: &[R], rng: &mut G) -> [ShareVec<R>; 3] {
+pub fn deal_bool<R: Ring>(secret: &[R], rng: &mut (impl Rng + ?Sized)) -> [ShareVec<R>; 3] {
     deal_with(secret, rng, |s, a, b| s ^ a ^ b)
 }
 

@@ -97,7 +97,8 @@ mod tests {
     use super::*;
 
     fn roundtrip<R: Ring>() {
-        for v in [-5i64, -1, 0, 1, 1000, (1 << (R::BITS - 1)) - 1, -(1 << (R::BITS - 1))] {
+        let max = i64::MAX >> (64 - R::BITS);
+        for v in [-5i64, -1, 0, 1, 1000, max, -max - 1] {
             assert_eq!(R::from_i64(v).to_i64(), v, "{} bits", R::BITS);
             assert_eq!(R::from_i64(v).msb(), v < 0);
         }
