@@ -73,7 +73,10 @@ pub trait Transport: Send {
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Receives the next message from `from`.
-    fn recv(&mut self, from: PartyId) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+    fn recv(
+        &mut self,
+        from: PartyId,
+    ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
 }
 
 /// In-process transport: three parties connected by unbounded channels.
@@ -102,9 +105,21 @@ impl LocalTransport {
         let [s0, s1, s2] = senders;
         let [r0, r1, r2] = receivers;
         [
-            LocalTransport { party: PartyId::P0, senders: s0, receivers: r0 },
-            LocalTransport { party: PartyId::P1, senders: s1, receivers: r1 },
-            LocalTransport { party: PartyId::P2, senders: s2, receivers: r2 },
+            LocalTransport {
+                party: PartyId::P0,
+                senders: s0,
+                receivers: r0,
+            },
+            LocalTransport {
+                party: PartyId::P1,
+                senders: s1,
+                receivers: r1,
+            },
+            LocalTransport {
+                party: PartyId::P2,
+                senders: s2,
+                receivers: r2,
+            },
         ]
     }
 }
@@ -118,7 +133,8 @@ impl Transport for LocalTransport {
         let tx = self.senders[to.index()]
             .as_ref()
             .ok_or(TransportError::SelfAddressed { party: self.party })?;
-        tx.send(msg).map_err(|_| TransportError::Closed { peer: to })
+        tx.send(msg)
+            .map_err(|_| TransportError::Closed { peer: to })
     }
 
     async fn recv(&mut self, from: PartyId) -> Result<Vec<u8>, TransportError> {

@@ -154,12 +154,12 @@ mod tests {
         let mut rngs = CorrelatedRng::setup_local(&mut rand::rng());
         for n in [0usize, 1, 7, 8, 100] {
             let parts: Vec<Vec<u32>> = rngs.iter_mut().map(|r| r.zero_share(n)).collect();
-            for k in 0..n {
-                assert_eq!(parts[0][k].add(parts[1][k]).add(parts[2][k]), 0);
+            for ((a, b), c) in parts[0].iter().zip(&parts[1]).zip(&parts[2]) {
+                assert_eq!(a.add(*b).add(*c), 0);
             }
             let parts: Vec<Vec<u16>> = rngs.iter_mut().map(|r| r.zero_share_bool(n)).collect();
-            for k in 0..n {
-                assert_eq!(parts[0][k] ^ parts[1][k] ^ parts[2][k], 0);
+            for ((a, b), c) in parts[0].iter().zip(&parts[1]).zip(&parts[2]) {
+                assert_eq!(a ^ b ^ c, 0);
             }
             if n > 4 {
                 // The parts themselves are not zero (they are pseudorandom).
@@ -171,8 +171,6 @@ mod tests {
     #[test]
     fn random_shares_are_consistent_and_fresh() {
         let mut rngs = CorrelatedRng::setup_local(&mut rand::rng());
-        let first = rngs.each_ref().map(|_| ());
-        let _ = first;
         let a: [ShareVec<u32>; 3] = [
             rngs[0].random_share(16),
             rngs[1].random_share(16),

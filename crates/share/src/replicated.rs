@@ -63,7 +63,10 @@ impl<R: Ring> ShareVec<R> {
 
     /// Consumes the share into its components.
     pub fn into_parts(mut self) -> (Vec<R>, Vec<R>) {
-        (std::mem::take(&mut self.own), std::mem::take(&mut self.next))
+        (
+            std::mem::take(&mut self.own),
+            std::mem::take(&mut self.next),
+        )
     }
 }
 

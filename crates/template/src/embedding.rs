@@ -215,8 +215,12 @@ mod tests {
             dim: 3,
             ..Default::default()
         };
-        let a = Embedding::new(vec![3.0, -4.0, 0.0]).quantize(&p).expect("valid");
-        let b = Embedding::new(vec![30.0, -40.0, 0.0]).quantize(&p).expect("valid");
+        let a = Embedding::new(vec![3.0, -4.0, 0.0])
+            .quantize(&p)
+            .expect("valid");
+        let b = Embedding::new(vec![30.0, -40.0, 0.0])
+            .quantize(&p)
+            .expect("valid");
         assert_eq!(a, b);
         assert_eq!(a.values(), &[127, -127, 0]); // 0.6*400 and -0.8*400 clamp
         let ring: Vec<u32> = a.to_ring();

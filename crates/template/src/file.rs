@@ -1,6 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Embedding, EmbeddingParams, IrisCode, IrisParams, QuantizedEmbedding, TemplateError, TemplateKind};
+use crate::{
+    Embedding, EmbeddingParams, IrisCode, IrisParams, QuantizedEmbedding, TemplateError,
+    TemplateKind,
+};
 
 /// The JSON form of a template a client reads from disk:
 ///
@@ -42,7 +45,11 @@ fn bits(what: &'static str, s: &str) -> Result<Vec<u8>, TemplateError> {
         .map(|(index, c)| match c {
             b'0' => Ok(0),
             b'1' => Ok(1),
-            other => Err(TemplateError::NotABit { what, index, value: other }),
+            other => Err(TemplateError::NotABit {
+                what,
+                index,
+                value: other,
+            }),
         })
         .collect()
 }
@@ -68,9 +75,9 @@ impl TemplateFile {
         iris: &IrisParams,
     ) -> Result<Template, TemplateError> {
         match self {
-            TemplateFile::Embedding { values } => {
-                Ok(Template::Embedding(Embedding::new(values).quantize(embedding)?))
-            }
+            TemplateFile::Embedding { values } => Ok(Template::Embedding(
+                Embedding::new(values).quantize(embedding)?,
+            )),
             TemplateFile::Iris { code, mask } => Ok(Template::Iris(IrisCode::new(
                 bits("code", &code)?,
                 bits("mask", &mask)?,
@@ -97,7 +104,11 @@ mod tests {
             serde_json::from_str(r#"{"kind":"iris","code":"01x0","mask":"1111"}"#).expect("json");
         assert_eq!(
             f.validate(&EmbeddingParams::default(), &p),
-            Err(TemplateError::NotABit { what: "code", index: 2, value: b'x' })
+            Err(TemplateError::NotABit {
+                what: "code",
+                index: 2,
+                value: b'x'
+            })
         );
     }
 

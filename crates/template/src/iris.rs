@@ -68,7 +68,9 @@ impl IrisParams {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), TemplateError> {
         if self.rows == 0 || self.cols == 0 || self.bits_per_cell == 0 {
-            return Err(TemplateError::InvalidParams("iris dimensions must be positive"));
+            return Err(TemplateError::InvalidParams(
+                "iris dimensions must be positive",
+            ));
         }
         if self.code_bits() > Self::MAX_BITS {
             return Err(TemplateError::InvalidParams(
@@ -230,17 +232,27 @@ mod tests {
         let n = p.code_bits();
         assert!(matches!(
             IrisCode::new(vec![0; n - 1], vec![1; n], &p),
-            Err(TemplateError::WrongDimension { what: "iris code", .. })
+            Err(TemplateError::WrongDimension {
+                what: "iris code",
+                ..
+            })
         ));
         assert!(matches!(
             IrisCode::new(vec![0; n], vec![1; n + 1], &p),
-            Err(TemplateError::WrongDimension { what: "iris mask", .. })
+            Err(TemplateError::WrongDimension {
+                what: "iris mask",
+                ..
+            })
         ));
         let mut bad = vec![0; n];
         bad[3] = 2;
         assert_eq!(
             IrisCode::new(bad, vec![1; n], &p),
-            Err(TemplateError::NotABit { what: "code", index: 3, value: 2 })
+            Err(TemplateError::NotABit {
+                what: "code",
+                index: 3,
+                value: 2
+            })
         );
         assert_eq!(
             IrisCode::new(vec![0; n], vec![0; n], &p),
@@ -280,7 +292,10 @@ mod tests {
 
     #[test]
     fn disjoint_masks_never_match() {
-        let p = IrisParams { rotations: 0, ..small() };
+        let p = IrisParams {
+            rotations: 0,
+            ..small()
+        };
         let n = p.code_bits();
         let m1: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
         let m2: Vec<u8> = m1.iter().map(|m| 1 - m).collect();
@@ -292,7 +307,10 @@ mod tests {
 
     #[test]
     fn signed_encoding_gives_hamming_distance_by_dot_products() {
-        let p = IrisParams { rotations: 0, ..small() };
+        let p = IrisParams {
+            rotations: 0,
+            ..small()
+        };
         let n = p.code_bits();
         let a = IrisCode::new(
             (0..n).map(|i| (i % 2) as u8).collect(),
@@ -309,7 +327,12 @@ mod tests {
         let (d, m) = a.counts(&b, &p, 0);
         let (va, vb) = (a.signed(), b.signed());
         let dot_v: i64 = va.iter().zip(&vb).map(|(&x, &y)| i64::from(x * y)).sum();
-        let dot_m: i64 = a.mask().iter().zip(b.mask()).map(|(&x, &y)| i64::from(x * y)).sum();
+        let dot_m: i64 = a
+            .mask()
+            .iter()
+            .zip(b.mask())
+            .map(|(&x, &y)| i64::from(x * y))
+            .sum();
         assert_eq!(dot_m, m);
         assert_eq!(m - dot_v, 2 * d);
     }

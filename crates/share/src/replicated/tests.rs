@@ -95,5 +95,8 @@ fn one_partys_view_is_uniform() {
         .map(|&c| (c as f64 - expected).powi(2) / expected)
         .sum();
     // 255 degrees of freedom: p = 1e-6 critical value is about 375.
-    assert!(chi2 < 375.0, "chi-square {chi2} says the share is not uniform");
+    assert!(
+        chi2 < 375.0,
+        "chi-square {chi2} says the share is not uniform"
+    );
 }

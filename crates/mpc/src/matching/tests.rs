@@ -1,0 +1,319 @@
+use proptest::prelude::*;
+use rand::Rng;
+use sanctuary_share::{Ring, ShareVec, deal};
+use sanctuary_template::{IrisCode, IrisParams, QuantizedEmbedding};
+
+use super::*;
+use crate::protocol::open_bits;
+use crate::testutil::{Recording, chi_square_bytes, run3};
+use crate::{LocalTransport, Session};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+fn random_embedding(rng: &mut impl Rng, dim: usize, max: i8) -> QuantizedEmbedding {
+    loop {
+        let v: Vec<i8> = (0..dim).map(|_| rng.random_range(-max..=max)).collect();
+        if let Ok(q) = QuantizedEmbedding::from_values(v) {
+            return q;
+        }
+    }
+}
+
+/// Runs `match_embedding` on shares of `gallery` and `queries` and returns
+/// the opened bits (checking all parties saw the same).
+fn mpc_embedding<R: Kernel>(
+    gallery: &[QuantizedEmbedding],
+    queries: &[QuantizedEmbedding],
+    threshold: i64,
+    scope: Scope,
+) -> Vec<bool> {
+    let dim = gallery[0].values().len();
+    let mut rng = rand::rng();
+    let g_shares: Vec<[ShareVec<R>; 3]> = gallery
+        .iter()
+        .map(|e| deal(&e.to_ring::<R>(), &mut rng))
+        .collect();
+    let q_shares: Vec<[ShareVec<R>; 3]> = queries
+        .iter()
+        .map(|e| deal(&e.to_ring::<R>(), &mut rng))
+        .collect();
+    let out = rt().block_on(run3(|mut sess| {
+        let i = sess.party().index();
+        let mut g = EmbeddingGallery::<R>::new(sess.party(), dim);
+        for s in &g_shares {
+            g.push(&s[i]).expect("push");
+        }
+        let qs: Vec<ShareVec<R>> = q_shares.iter().map(|s| s[i].clone()).collect();
+        async move {
+            let bits = match_embedding(&mut sess, &g, 0..g.len(), &qs, threshold, scope)
+                .await
+                .expect("match");
+            open_bits(&mut sess, &bits).await.expect("open")
+        }
+    }));
+    assert_eq!(out[0], out[1]);
+    assert_eq!(out[1], out[2]);
+    out[0].clone()
+}
+
+fn plain_embedding(
+    gallery: &[QuantizedEmbedding],
+    queries: &[QuantizedEmbedding],
+    t: i64,
+    scope: Scope,
+) -> Vec<bool> {
+    queries
+        .iter()
+        .flat_map(|q| {
+            let per: Vec<bool> = gallery.iter().map(|g| q.matches(g, t)).collect();
+            match scope {
+                Scope::PerEntry => per,
+                Scope::Any => vec![per.iter().any(|&b| b)],
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Thresholds are placed within one quantisation step of a real score,
+    /// where a rounding or carry bug would flip the decision.
+    #[test]
+    fn embedding_decisions_equal_plaintext_near_threshold(
+        seed in any::<u64>(),
+        n in 1usize..12,
+        nq in 1usize..4,
+        delta in -1i64..=1,
+        dim in 1usize..40,
+    ) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let gallery: Vec<_> = (0..n).map(|_| random_embedding(&mut rng, dim, 127)).collect();
+        let queries: Vec<_> = (0..nq).map(|_| random_embedding(&mut rng, dim, 127)).collect();
+        let t = queries[0].score(&gallery[rng.random_range(0..n)]) + delta;
+        for scope in [Scope::PerEntry, Scope::Any] {
+            let expect = plain_embedding(&gallery, &queries, t, scope);
+            prop_assert_eq!(&mpc_embedding::<u32>(&gallery, &queries, t, scope), &expect);
+            prop_assert_eq!(&mpc_embedding::<u64>(&gallery, &queries, t, scope), &expect);
+        }
+    }
+
+    /// Z_2^16 is exact while scores stay within 15 bits.
+    #[test]
+    fn embedding_decisions_equal_plaintext_in_16_bit_ring(seed in any::<u64>(), delta in -1i64..=1) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let gallery: Vec<_> = (0..6).map(|_| random_embedding(&mut rng, 2, 100)).collect();
+        let queries = vec![random_embedding(&mut rng, 2, 100)];
+        let t = queries[0].score(&gallery[0]) + delta;
+        let expect = plain_embedding(&gallery, &queries, t, Scope::PerEntry);
+        prop_assert_eq!(mpc_embedding::<u16>(&gallery, &queries, t, Scope::PerEntry), expect);
+    }
+}
+
+use rand::SeedableRng;
+
+fn small_iris() -> IrisParams {
+    IrisParams {
+        rows: 2,
+        cols: 10,
+        bits_per_cell: 2,
+        rotations: 3,
+        threshold: 0.3,
+    }
+}
+
+fn random_iris(rng: &mut impl Rng, p: &IrisParams, mask_density: f64) -> IrisCode {
+    let n = p.code_bits();
+    loop {
+        let code: Vec<u8> = (0..n).map(|_| rng.random_range(0..2)).collect();
+        let mask: Vec<u8> = (0..n)
+            .map(|_| u8::from(rng.random_bool(mask_density)))
+            .collect();
+        if let Ok(c) = IrisCode::new(code, mask, p) {
+            return c;
+        }
+    }
+}
+
+fn mpc_iris(gallery: &[IrisCode], queries: &[IrisCode], p: IrisParams, scope: Scope) -> Vec<bool> {
+    let mut rng = rand::rng();
+    let g_shares: Vec<[ShareVec<u32>; 3]> = gallery
+        .iter()
+        .map(|e| deal(&e.to_ring::<u32>(), &mut rng))
+        .collect();
+    let q_shares: Vec<[ShareVec<u32>; 3]> = queries
+        .iter()
+        .map(|e| deal(&e.to_ring::<u32>(), &mut rng))
+        .collect();
+    let out = rt().block_on(run3(|mut sess| {
+        let i = sess.party().index();
+        let mut g = IrisGallery::<u32>::new(sess.party(), p).expect("params");
+        for s in &g_shares {
+            g.push(&s[i]).expect("push");
+        }
+        let qs: Vec<ShareVec<u32>> = q_shares.iter().map(|s| s[i].clone()).collect();
+        async move {
+            let bits = match_iris(&mut sess, &g, 0..g.len(), &qs, scope)
+                .await
+                .expect("match");
+            open_bits(&mut sess, &bits).await.expect("open")
+        }
+    }));
+    assert_eq!(out[0], out[2]);
+    out[0].clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The threshold is set to a distance some pair actually has (ties) or
+    /// one step (1e-4) either side of it.
+    #[test]
+    fn iris_decisions_equal_plaintext_near_threshold(
+        seed in any::<u64>(),
+        n in 1usize..6,
+        step in -1i32..=1,
+        density in 0.05f64..1.0,
+    ) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut p = small_iris();
+        let mut gallery: Vec<_> = (0..n).map(|_| random_iris(&mut rng, &p, density)).collect();
+        let query = random_iris(&mut rng, &p, density);
+        // A genuine-like entry: the query rotated, with some bits flipped.
+        let mut code = p.rotate(query.code(), 2);
+        for b in code.iter_mut().take(5) { *b ^= 1; }
+        gallery.push(IrisCode::new(code, p.rotate(query.mask(), 2), &p).expect("valid"));
+        if let Some(hd) = query.distance(&gallery[rng.random_range(0..gallery.len())], &p) {
+            let t = (hd * 1e4).round() / 1e4 + f64::from(step) * 1e-4;
+            if t > 0.0 && t < 1.0 { p.threshold = t; }
+        }
+        for scope in [Scope::PerEntry, Scope::Any] {
+            let expect: Vec<bool> = match scope {
+                Scope::PerEntry => gallery.iter().map(|g| query.matches(g, &p)).collect(),
+                Scope::Any => vec![gallery.iter().any(|g| query.matches(g, &p))],
+            };
+            prop_assert_eq!(mpc_iris(&gallery, std::slice::from_ref(&query), p, scope), expect);
+        }
+    }
+}
+
+#[test]
+fn iris_disjoint_masks_do_not_match() {
+    let p = IrisParams {
+        rotations: 0,
+        ..small_iris()
+    };
+    let n = p.code_bits();
+    let m1: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let m2: Vec<u8> = m1.iter().map(|m| 1 - m).collect();
+    let a = IrisCode::new(vec![0; n], m1, &p).expect("valid");
+    let b = IrisCode::new(vec![0; n], m2, &p).expect("valid");
+    assert!(!a.matches(&b, &p));
+    assert_eq!(mpc_iris(&[b], &[a], p, Scope::PerEntry), vec![false]);
+}
+
+#[test]
+fn iris_batch_of_queries_is_query_major() {
+    let p = small_iris();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let gallery: Vec<_> = (0..4).map(|_| random_iris(&mut rng, &p, 0.9)).collect();
+    let queries = vec![
+        gallery[2].clone(),
+        random_iris(&mut rng, &p, 0.9),
+        gallery[0].clone(),
+    ];
+    let got = mpc_iris(&gallery, &queries, p, Scope::PerEntry);
+    let expect: Vec<bool> = queries
+        .iter()
+        .flat_map(|q| gallery.iter().map(|g| q.matches(g, &p)))
+        .collect();
+    assert_eq!(got, expect);
+    assert!(got[2] && got[8], "exact copies match");
+}
+
+#[test]
+fn bad_inputs_are_refused_not_computed() {
+    let p = small_iris();
+    let out = rt().block_on(run3(|mut sess| async move {
+        let g = EmbeddingGallery::<u32>::new(sess.party(), 4);
+        let q = ShareVec::from_parts(sess.party(), vec![0u32; 4], vec![0u32; 4]).expect("share");
+        let empty =
+            match_embedding(&mut sess, &g, 0..1, std::slice::from_ref(&q), 0, Scope::Any).await;
+        let ig = IrisGallery::<u16>::new(sess.party(), p).expect("params");
+        let narrow = match_iris(&mut sess, &ig, 0..1, &[], Scope::Any).await;
+        (empty.is_err(), narrow.is_err())
+    }));
+    assert!(out.iter().all(|&(a, b)| a && b));
+}
+
+/// One party's whole view of a dedupe (its shares and every message it
+/// receives, before the result is opened) is uniformly distributed bytes,
+/// over many runs on the same fixed inputs.
+#[test]
+fn a_single_partys_view_is_uniform() {
+    let dim = 16;
+    let g = QuantizedEmbedding::from_values(vec![100; dim]).expect("valid");
+    let q = QuantizedEmbedding::from_values(vec![100; dim]).expect("valid");
+    let mut view = Vec::new();
+    for _ in 0..40 {
+        let mut rng = rand::rng();
+        let gs = deal(&g.to_ring::<u32>(), &mut rng);
+        let qs = deal(&q.to_ring::<u32>(), &mut rng);
+        let [t0, t1, t2] = LocalTransport::mesh();
+        let wrap = |t| Recording {
+            inner: t,
+            received: Vec::new(),
+        };
+        let run = |t: Recording, gsh: ShareVec<u32>, qsh: ShareVec<u32>| async move {
+            let mut sess = Session::setup(t).await.expect("setup");
+            let mut gal = EmbeddingGallery::new(sess.party(), dim);
+            for _ in 0..8 {
+                gal.push(&gsh).expect("push");
+            }
+            match_embedding(&mut sess, &gal, 0..8, &[qsh], 1, Scope::Any)
+                .await
+                .expect("match");
+            sess.into_transport().received
+        };
+        let [g0, g1, g2] = gs;
+        let [q0, q1, q2] = qs;
+        let ((), v1, ()) = rt().block_on(async {
+            tokio::join!(
+                async {
+                    run(wrap(t0), g0, q0).await;
+                },
+                run(wrap(t1), g1.clone(), q1.clone()),
+                async {
+                    run(wrap(t2), g2, q2).await;
+                }
+            )
+        });
+        view.extend_from_slice(bytemuck::cast_slice(g1.own()));
+        view.extend_from_slice(bytemuck::cast_slice(g1.next()));
+        view.extend_from_slice(bytemuck::cast_slice(q1.own()));
+        view.extend_from_slice(&v1);
+    }
+    let chi2 = chi_square_bytes(&view);
+    // 255 degrees of freedom; the critical value at p = 1e-6 is about 375.
+    assert!(chi2 < 375.0, "chi-square {chi2}: the view is not uniform");
+    assert!(view.len() > 20_000);
+}
+
+#[test]
+fn a_template_shared_twice_gives_unrelated_shares() {
+    let q = QuantizedEmbedding::from_values(vec![7; 512]).expect("valid");
+    let a = deal(&q.to_ring::<u32>(), &mut rand::rng());
+    let b = deal(&q.to_ring::<u32>(), &mut rand::rng());
+    let diff: Vec<u8> = a[0]
+        .own()
+        .iter()
+        .zip(b[0].own())
+        .flat_map(|(x, y)| x.wrapping_sub(*y).to_le_bytes())
+        .collect();
+    assert!(chi_square_bytes(&diff) < 375.0);
+    let _ = u32::ZERO;
+}

@@ -1,0 +1,174 @@
+use sanctuary_share::{CorrelatedRng, PartyId, PrfKey, Ring, ShareVec};
+
+use crate::{MpcError, Transport};
+
+/// Traffic counters of one session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Bytes this party sent.
+    pub bytes_sent: u64,
+    /// Messages this party sent.
+    pub messages_sent: u64,
+    /// Communication rounds (reshares and openings) this party took part in.
+    pub rounds: u64,
+}
+
+/// One party's state in a protocol run: its transport and its correlated
+/// randomness. Protocol steps are functions taking `&mut Session`.
+#[derive(Debug)]
+pub struct Session<T: Transport> {
+    transport: T,
+    rng: CorrelatedRng,
+    stats: SessionStats,
+}
+
+pub(crate) fn to_bytes<R: Ring>(v: &[R]) -> Vec<u8> {
+    bytemuck::cast_slice(v).to_vec()
+}
+
+impl<T: Transport> Session<T> {
+    /// Sets up correlated randomness over the transport: this party samples
+    /// the key it shares with its previous party, sends it there, and receives
+    /// the key it shares with its next party. One message each way.
+    pub async fn setup(mut transport: T) -> Result<Self, MpcError> {
+        let party = transport.party();
+        let own = PrfKey::random(&mut rand::rng());
+        transport
+            .send(party.prev(), own.to_bytes().to_vec())
+            .await?;
+        let bytes = transport.recv(party.next()).await?;
+        let arr: [u8; 16] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| MpcError::BadMessage {
+                peer: party.next(),
+                expected: 16,
+                got: bytes.len(),
+            })?;
+        let next = PrfKey::from_bytes(arr);
+        let rng = CorrelatedRng::new(party, &own, &next);
+        Ok(Self {
+            transport,
+            rng,
+            stats: SessionStats {
+                bytes_sent: 16,
+                messages_sent: 1,
+                rounds: 1,
+            },
+        })
+    }
+
+    /// A session from an already set-up generator (tests, single-process runs).
+    pub fn with_rng(transport: T, rng: CorrelatedRng) -> Result<Self, MpcError> {
+        if transport.party() != rng.party() {
+            return Err(MpcError::Input(
+                "transport and randomness belong to different parties",
+            ));
+        }
+        Ok(Self {
+            transport,
+            rng,
+            stats: SessionStats::default(),
+        })
+    }
+
+    /// The local party.
+    pub fn party(&self) -> PartyId {
+        self.transport.party()
+    }
+
+    /// Traffic so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// The correlated randomness (tests inspect it).
+    #[cfg(test)]
+    pub(crate) fn rng(&mut self) -> &mut CorrelatedRng {
+        &mut self.rng
+    }
+
+    /// Gives the transport back (to close a network session).
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    pub(crate) async fn send<R: Ring>(&mut self, to: PartyId, v: &[R]) -> Result<(), MpcError> {
+        let bytes = to_bytes(v);
+        self.stats.bytes_sent += bytes.len() as u64;
+        self.stats.messages_sent += 1;
+        self.transport.send(to, bytes).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn recv<R: Ring>(
+        &mut self,
+        from: PartyId,
+        n: usize,
+    ) -> Result<Vec<R>, MpcError> {
+        let bytes = self.transport.recv(from).await?;
+        let expected = n * size_of::<R>();
+        if bytes.len() != expected {
+            return Err(MpcError::BadMessage {
+                peer: from,
+                expected,
+                got: bytes.len(),
+            });
+        }
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Turns this party's additive share `z_i` (of a product computed
+    /// locally) into a replicated share: adds a fresh sharing of zero, sends
+    /// the result to the previous party and receives the next party's.
+    pub(crate) async fn reshare<R: Ring>(
+        &mut self,
+        mut z: Vec<R>,
+    ) -> Result<ShareVec<R>, MpcError> {
+        let alpha = self.rng.zero_share::<R>(z.len());
+        for (v, a) in z.iter_mut().zip(&alpha) {
+            *v = v.add(*a);
+        }
+        self.exchange(z).await
+    }
+
+    /// As [`Self::reshare`] for XOR sharings.
+    pub(crate) async fn reshare_bool<R: Ring>(
+        &mut self,
+        mut z: Vec<R>,
+    ) -> Result<ShareVec<R>, MpcError> {
+        let alpha = self.rng.zero_share_bool::<R>(z.len());
+        for (v, a) in z.iter_mut().zip(&alpha) {
+            *v = *v ^ *a;
+        }
+        self.exchange(z).await
+    }
+
+    async fn exchange<R: Ring>(&mut self, z: Vec<R>) -> Result<ShareVec<R>, MpcError> {
+        let party = self.party();
+        self.stats.rounds += 1;
+        self.send(party.prev(), &z).await?;
+        let next = self.recv(party.next(), z.len()).await?;
+        Ok(ShareVec::from_parts(party, z, next)?)
+    }
+
+    /// Opens a sharing to all three parties. Each party receives the missing
+    /// component from both of its holders and checks that they agree, so a
+    /// party that lies about its share is detected.
+    pub(crate) async fn open_raw<R: Ring>(&mut self, x: &ShareVec<R>) -> Result<Vec<R>, MpcError> {
+        let party = self.party();
+        self.stats.rounds += 1;
+        // The missing component x_{i+2} = x_{i-1}: the previous party holds it
+        // as its own, the next party as its next.
+        self.send(party.next(), x.own()).await?;
+        self.send(party.prev(), x.next()).await?;
+        let from_prev = self.recv::<R>(party.prev(), x.len()).await?;
+        let from_next = self.recv::<R>(party.next(), x.len()).await?;
+        if from_prev != from_next {
+            return Err(MpcError::Inconsistent {
+                culprits: [party.prev(), party.next()],
+            });
+        }
+        Ok(from_prev)
+    }
+}
