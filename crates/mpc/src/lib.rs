@@ -40,9 +40,9 @@ pub mod transport;
 // The public interface is:
 pub use bits::BitShares;
 pub use error::MpcError;
-pub use kernels::Kernel;
+pub use kernels::{Kernel, dot_i8};
 pub use matching::{
-    EmbeddingGallery, IrisGallery, Scope, match_embedding, match_iris, prepare_embedding_query,
+    EmbeddingGallery, Gallery, IrisGallery, IrisQuery, Scope, match_embedding, match_gallery, match_iris, prepare_embedding_query,
     prepare_iris_query,
 };
 pub use protocol::{and_bits, msb_bits, not_bits, open_bits, or_reduce_groups};

@@ -488,5 +488,90 @@ fn split_bits(bits: &BitShares, at: usize) -> Result<(BitShares, BitShares), Mpc
     Ok((take(0..at)?, take(at..bits.len())?))
 }
 
+/// A party's gallery of either template kind, with its matching rule.
+#[derive(Debug)]
+pub enum Gallery<R: Kernel> {
+    /// Embeddings, matched by `score >= threshold`.
+    Embedding {
+        /// The shares.
+        gallery: EmbeddingGallery<R>,
+        /// Integer threshold on quantised dot products.
+        threshold: i64,
+    },
+    /// Iris codes (the threshold is part of the parameters).
+    Iris(IrisGallery<R>),
+}
+
+impl<R: Kernel> Gallery<R> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        match self {
+            Gallery::Embedding { gallery, .. } => gallery.len(),
+            Gallery::Iris(g) => g.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends one entry's share.
+    pub fn push(&mut self, share: &ShareVec<R>) -> Result<(), MpcError> {
+        match self {
+            Gallery::Embedding { gallery, .. } => gallery.push(share),
+            Gallery::Iris(g) => g.push(share),
+        }
+    }
+
+    /// Removes entry `index`, shifting later entries down.
+    pub fn remove(&mut self, index: usize) -> Result<(), MpcError> {
+        match self {
+            Gallery::Embedding { gallery, .. } => gallery.remove(index),
+            Gallery::Iris(g) => g.remove(index),
+        }
+    }
+
+    /// The share of entry `index`, in the layout it was pushed in.
+    pub fn share(&self, index: usize) -> Result<ShareVec<R>, MpcError> {
+        match self {
+            Gallery::Embedding { gallery, .. } => gallery.share(index),
+            Gallery::Iris(g) => g.share(index),
+        }
+    }
+
+    /// Number of ring elements in one entry's share.
+    pub fn share_len(&self) -> usize {
+        match self {
+            Gallery::Embedding { gallery, .. } => gallery.dim(),
+            Gallery::Iris(g) => 2 * g.params().code_bits(),
+        }
+    }
+
+    /// Comparisons per (query, entry): the rotations tried.
+    pub fn comparisons_per_entry(&self) -> usize {
+        match self {
+            Gallery::Embedding { .. } => 1,
+            Gallery::Iris(g) => g.params().rotation_count(),
+        }
+    }
+}
+
+/// Matches queries against `entries` of a gallery of either kind.
+pub async fn match_gallery<R: Kernel, T: Transport>(
+    sess: &mut Session<T>,
+    gallery: &Gallery<R>,
+    entries: Range<usize>,
+    queries: &[ShareVec<R>],
+    scope: Scope,
+) -> Result<BitShares, MpcError> {
+    match gallery {
+        Gallery::Embedding { gallery, threshold } => {
+            match_embedding(sess, gallery, entries, queries, *threshold, scope).await
+        }
+        Gallery::Iris(g) => match_iris(sess, g, entries, queries, scope).await,
+    }
+}
+
 #[cfg(test)]
 mod tests;
