@@ -51,8 +51,16 @@ pub(crate) struct BenchReport {
 
 /// The plaintext side: the same quantised data, scanned in the clear.
 enum Plain {
-    Embedding { rows: Vec<i8>, queries: Vec<Vec<i8>>, threshold: i64 },
-    Iris { rows: Vec<i8>, queries: Vec<Vec<i8>>, params: IrisParams },
+    Embedding {
+        rows: Vec<i8>,
+        queries: Vec<Vec<i8>>,
+        threshold: i64,
+    },
+    Iris {
+        rows: Vec<i8>,
+        queries: Vec<Vec<i8>>,
+        params: IrisParams,
+    },
 }
 
 fn extend_rows(x: &[i8], p: &IrisParams) -> Vec<i8> {
@@ -68,12 +76,20 @@ impl Plain {
     /// Decision for query `qi` against every entry (any match).
     fn scan(&self, qi: usize) -> bool {
         match self {
-            Plain::Embedding { rows, queries, threshold } => {
+            Plain::Embedding {
+                rows,
+                queries,
+                threshold,
+            } => {
                 let q = &queries[qi];
                 let t = i32::try_from(*threshold).unwrap_or(i32::MAX);
                 rows.chunks_exact(q.len()).any(|r| dot_i8(r, q) >= t)
             }
-            Plain::Iris { rows, queries, params: p } => {
+            Plain::Iris {
+                rows,
+                queries,
+                params: p,
+            } => {
                 let l = p.code_bits();
                 let (qv, qm) = queries[qi].split_at(l);
                 let (ev, em) = (extend_rows(qv, p), extend_rows(qm, p));
@@ -117,13 +133,20 @@ struct Workload {
     rotations: usize,
 }
 
-fn new_galleries(args: &BenchArgs, emb: &EmbeddingParams, iris: &IrisParams) -> anyhow::Result<[Gallery<u32>; 3]> {
+fn new_galleries(
+    args: &BenchArgs,
+    emb: &EmbeddingParams,
+    iris: &IrisParams,
+) -> anyhow::Result<[Gallery<u32>; 3]> {
     let make = |party: PartyId| -> anyhow::Result<Gallery<u32>> {
         Ok(match TemplateKind::from(args.kind) {
             TemplateKind::Embedding => {
                 let mut g = EmbeddingGallery::new(party, emb.dim);
                 g.reserve(args.gallery);
-                Gallery::Embedding { gallery: g, threshold: emb.threshold_int() }
+                Gallery::Embedding {
+                    gallery: g,
+                    threshold: emb.threshold_int(),
+                }
             }
             TemplateKind::Iris => {
                 let mut g = IrisGallery::new(party, *iris)?;
@@ -141,7 +164,10 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
     }
     let mut data_rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut share_rng = rand::rng();
-    let emb = EmbeddingParams { dim: args.dim, ..Default::default() };
+    let emb = EmbeddingParams {
+        dim: args.dim,
+        ..Default::default()
+    };
     emb.validate().context("embedding parameters")?;
     let iris = IrisParams::default();
     let mut galleries = new_galleries(args, &emb, &iris)?;
@@ -212,7 +238,12 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
                 rows,
                 queries: codes
                     .iter()
-                    .map(|c| c.signed().into_iter().chain(c.mask().iter().map(|&m| m as i8)).collect())
+                    .map(|c| {
+                        c.signed()
+                            .into_iter()
+                            .chain(c.mask().iter().map(|&m| m as i8))
+                            .collect()
+                    })
                     .collect(),
                 params: iris,
             };
@@ -225,7 +256,14 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
             q.push(s);
         }
     }
-    Ok(Workload { plain, galleries, queries, genuine, dim, rotations })
+    Ok(Workload {
+        plain,
+        galleries,
+        queries,
+        genuine,
+        dim,
+        rotations,
+    })
 }
 
 struct PartyResult {
@@ -255,7 +293,14 @@ async fn party(
     let s0 = sess.stats();
     let mut single = Vec::new();
     for q in &queries {
-        let bits = match_gallery(&mut sess, &gallery, 0..n, std::slice::from_ref(q), Scope::Any).await?;
+        let bits = match_gallery(
+            &mut sess,
+            &gallery,
+            0..n,
+            std::slice::from_ref(q),
+            Scope::Any,
+        )
+        .await?;
         single.extend(open_bits(&mut sess, &bits).await?);
     }
     let s1 = sess.stats();
@@ -265,7 +310,12 @@ async fn party(
     let batch = open_bits(&mut sess, &bits).await?;
     let s2 = sess.stats();
     barrier.wait();
-    Ok(PartyResult { single, batch, single_stats: diff(s0, s1), batch_stats: diff(s1, s2) })
+    Ok(PartyResult {
+        single,
+        batch,
+        single_stats: diff(s0, s1),
+        batch_stats: diff(s1, s2),
+    })
 }
 
 fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
@@ -284,10 +334,12 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let mut handles = Vec::new();
     for ((t, g), q) in transports.into_iter().zip([g0, g1, g2]).zip([q0, q1, q2]) {
         let b = barrier.clone();
-        handles.push(std::thread::spawn(move || -> anyhow::Result<PartyResult> {
-            let rt = tokio::runtime::Builder::new_current_thread().build()?;
-            rt.block_on(party(t, g, q, b))
-        }));
+        handles.push(std::thread::spawn(
+            move || -> anyhow::Result<PartyResult> {
+                let rt = tokio::runtime::Builder::new_current_thread().build()?;
+                rt.block_on(party(t, g, q, b))
+            },
+        ));
     }
     let mut marks: Vec<(Instant, Duration)> = Vec::new();
     for _ in 0..4 {
@@ -296,14 +348,19 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     }
     let results = handles
         .into_iter()
-        .map(|h| h.join().map_err(|_| anyhow::anyhow!("a party thread panicked"))?)
+        .map(|h| {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a party thread panicked"))?
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let single_wall = marks[1].0 - marks[0].0;
     let batch_wall = marks[3].0 - marks[2].0;
     let batch_cpu = marks[3].1.saturating_sub(marks[2].1);
     let single_cpu = marks[1].1.saturating_sub(marks[0].1);
-    let agree = results.iter().all(|r| r.single == plain && r.batch == plain);
+    let agree = results
+        .iter()
+        .all(|r| r.single == plain && r.batch == plain);
     let mean = |f: &dyn Fn(&PartyResult) -> u64| results.iter().map(f).sum::<u64>() as f64 / 3.0;
     let comparisons = (nq * args.gallery * w.rotations) as f64;
     let mpc_ms = single_wall.as_secs_f64() * 1e3 / nq as f64;
@@ -325,8 +382,16 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         mpc_cpu_s_per_query: single_cpu.as_secs_f64() / nq as f64,
         comparisons_per_s_per_core: comparisons / batch_cpu.as_secs_f64().max(1e-9),
         decisions_agree: agree,
-        genuine_matched: plain.iter().zip(&w.genuine).filter(|(d, g)| **d && **g).count(),
-        impostor_matched: plain.iter().zip(&w.genuine).filter(|(d, g)| **d && !**g).count(),
+        genuine_matched: plain
+            .iter()
+            .zip(&w.genuine)
+            .filter(|(d, g)| **d && **g)
+            .count(),
+        impostor_matched: plain
+            .iter()
+            .zip(&w.genuine)
+            .filter(|(d, g)| **d && !**g)
+            .count(),
         share_bytes_per_party: share_bytes,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
     })
@@ -337,7 +402,9 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
-        println!("kind        gallery   dim    queries  MPC ms/query  MPC q/s (batch)  plain ms/query  ratio   bytes/party/query  comparisons/s/core  agree");
+        println!(
+            "kind        gallery   dim    queries  MPC ms/query  MPC q/s (batch)  plain ms/query  ratio   bytes/party/query  comparisons/s/core  agree"
+        );
         println!(
             "{:<11} {:<9} {:<6} {:<8} {:<13.2} {:<16.2} {:<15.3} {:<7.1} {:<18.0} {:<19.0} {}",
             r.kind.to_string(),

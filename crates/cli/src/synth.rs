@@ -20,7 +20,12 @@ pub(crate) fn embedding(rng: &mut impl Rng, dim: usize) -> Embedding {
 pub(crate) fn genuine_embedding(rng: &mut impl Rng, base: &Embedding, noise: f32) -> Embedding {
     let norm = base.values().iter().map(|v| v * v).sum::<f32>().sqrt();
     let sd = noise * norm / (base.values().len() as f32).sqrt();
-    Embedding::new(base.values().iter().map(|&v| v + sd * gaussian(rng)).collect())
+    Embedding::new(
+        base.values()
+            .iter()
+            .map(|&v| v + sd * gaussian(rng))
+            .collect(),
+    )
 }
 
 /// Quantises with the given parameters; generated vectors are always valid.
@@ -40,7 +45,8 @@ pub(crate) fn iris(rng: &mut impl Rng, p: &IrisParams) -> anyhow::Result<IrisCod
         .map(|i| {
             let col = (i % row_len) / p.bits_per_cell;
             let row = i / row_len;
-            let in_lid = row >= p.rows.saturating_sub(3) && (col + p.cols - lid_start) % p.cols < lid_len;
+            let in_lid =
+                row >= p.rows.saturating_sub(3) && (col + p.cols - lid_start) % p.cols < lid_len;
             u8::from(!in_lid && rng.random_bool(0.9))
         })
         .collect();

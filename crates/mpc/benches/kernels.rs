@@ -9,17 +9,27 @@ use sanctuary_share::{CorrelatedRng, ShareVec, deal};
 fn dots(c: &mut Criterion) {
     let mut g = c.benchmark_group("dot");
     let n = 1024;
-    let a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    let a: Vec<u32> = (0..n as u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
     let b: Vec<u32> = (0..n as u32).map(|i| i ^ 0x5555).collect();
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("u32x1024", |bench| bench.iter(|| u32::dot(black_box(&a), black_box(&b))));
+    g.bench_function("u32x1024", |bench| {
+        bench.iter(|| u32::dot(black_box(&a), black_box(&b)))
+    });
     let a16: Vec<u16> = a.iter().map(|&x| x as u16).collect();
     let b16: Vec<u16> = b.iter().map(|&x| x as u16).collect();
-    g.bench_function("u16x1024", |bench| bench.iter(|| u16::dot(black_box(&a16), black_box(&b16))));
+    g.bench_function("u16x1024", |bench| {
+        bench.iter(|| u16::dot(black_box(&a16), black_box(&b16)))
+    });
     let a8: Vec<i8> = a.iter().map(|&x| x as i8).collect();
     let b8: Vec<i8> = b.iter().map(|&x| x as i8).collect();
-    g.bench_function("i8x1024_plaintext", |bench| bench.iter(|| dot_i8(black_box(&a8), black_box(&b8))));
-    let rows: Vec<u32> = (0..(n * 4096) as u32).map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+    g.bench_function("i8x1024_plaintext", |bench| {
+        bench.iter(|| dot_i8(black_box(&a8), black_box(&b8)))
+    });
+    let rows: Vec<u32> = (0..(n * 4096) as u32)
+        .map(|i| i.wrapping_mul(0x9E37_79B9))
+        .collect();
     let mut out = vec![0u32; 4096 * 4];
     g.throughput(Throughput::Elements((n * 4096 * 4) as u64));
     g.bench_function("u32_rows4096x1024_q4", |bench| {
@@ -31,9 +41,13 @@ fn dots(c: &mut Criterion) {
 fn comparison(c: &mut Criterion) {
     let mut g = c.benchmark_group("compare");
     let n = 65_536;
-    let values: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    let values: Vec<u32> = (0..n as u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
     let shares = deal(&values, &mut rand::rng());
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);
     g.bench_function("msb_u32_65536_three_parties", |bench| {

@@ -22,7 +22,11 @@ pub trait Kernel: Ring {
 
 #[inline(always)]
 fn dot_flat<R: Ring>(a: &[R], b: &[R]) -> R {
-    assert_eq!(a.len(), b.len(), "dot product of vectors of different lengths");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "dot product of vectors of different lengths"
+    );
     // Wrapping integer addition is associative, so the compiler may split
     // this reduction across vector lanes: a flat fold vectorises better than
     // hand-made lane arrays (which LLVM turned into gathers for u32).
@@ -37,12 +41,7 @@ fn block_rows<R>(width: usize) -> usize {
 }
 
 #[inline(always)]
-fn dot_rows_flat<R: Ring>(
-    rows: &[R],
-    width: usize,
-    queries: &[&[R]],
-    out: &mut [R],
-) {
+fn dot_rows_flat<R: Ring>(rows: &[R], width: usize, queries: &[&[R]], out: &mut [R]) {
     let n_rows = rows.len().checked_div(width).unwrap_or(0);
     assert_eq!(out.len(), n_rows * queries.len(), "output size");
     let block = block_rows::<R>(width);
@@ -89,8 +88,15 @@ impl_kernel!(u64, dot_u64, dot_rows_u64);
 /// products accumulated in `i32`, the same work on unshared data.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni", "x86_64+avx2"))]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    assert_eq!(a.len(), b.len(), "dot product of vectors of different lengths");
-    a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "dot product of vectors of different lengths"
+    );
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum()
 }
 
 #[cfg(test)]

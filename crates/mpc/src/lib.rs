@@ -42,8 +42,8 @@ pub use bits::BitShares;
 pub use error::MpcError;
 pub use kernels::{Kernel, dot_i8};
 pub use matching::{
-    EmbeddingGallery, Gallery, IrisGallery, IrisQuery, Scope, match_embedding, match_gallery, match_iris, prepare_embedding_query,
-    prepare_iris_query,
+    EmbeddingGallery, Gallery, IrisGallery, IrisQuery, Scope, match_embedding, match_gallery,
+    match_iris, prepare_embedding_query, prepare_iris_query,
 };
 pub use protocol::{and_bits, msb_bits, not_bits, open_bits, or_reduce_groups};
 pub use session::{Session, SessionStats};

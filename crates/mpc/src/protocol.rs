@@ -30,56 +30,24 @@ fn share<R: Ring>(party: PartyId, own: Vec<R>, next: Vec<R>) -> Result<ShareVec<
     Ok(ShareVec::from_parts(party, own, next)?)
 }
 
-fn map2<R: Ring>(
-    a: &ShareVec<R>,
-    b: &ShareVec<R>,
-    f: impl Fn(R, R) -> R,
-) -> Result<ShareVec<R>, MpcError> {
-    let own = a
-        .own()
-        .iter()
-        .zip(b.own())
-        .map(|(&x, &y)| f(x, y))
-        .collect();
-    let next = a
-        .next()
-        .iter()
-        .zip(b.next())
-        .map(|(&x, &y)| f(x, y))
-        .collect();
-    share(a.party(), own, next)
-}
-
-fn map1<R: Ring>(a: &ShareVec<R>, f: impl Fn(R) -> R) -> Result<ShareVec<R>, MpcError> {
-    let own = a.own().iter().map(|&x| f(x)).collect();
-    let next = a.next().iter().map(|&x| f(x)).collect();
-    share(a.party(), own, next)
-}
-
-fn concat<R: Ring>(a: &ShareVec<R>, b: &ShareVec<R>) -> Result<ShareVec<R>, MpcError> {
-    share(
-        a.party(),
-        [a.own(), b.own()].concat(),
-        [a.next(), b.next()].concat(),
-    )
-}
-
-fn split<R: Ring>(x: ShareVec<R>, at: usize) -> Result<(ShareVec<R>, ShareVec<R>), MpcError> {
-    let party = x.party();
-    let (mut own, mut next) = x.into_parts();
-    let own2 = own.split_off(at);
-    let next2 = next.split_off(at);
-    Ok((share(party, own, next)?, share(party, own2, next2)?))
+/// `a_o&b_o ^ a_o&b_n ^ a_n&b_o`: this party's XOR term of `a & b`.
+fn and_term<R: Ring>(ao: &[R], an: &[R], bo: &[R], bn: &[R]) -> Vec<R> {
+    ao.iter()
+        .zip(an)
+        .zip(bo.iter().zip(bn))
+        .map(|((&a0, &a1), (&b0, &b1))| (a0 & b0) ^ (a0 & b1) ^ (a1 & b0))
+        .collect()
 }
 
 /// The sign bit (most significant bit) of every arithmetically shared value,
 /// as packed XOR shares.
 ///
 /// The three additive components are re-read as three XOR-shared k-bit
-/// numbers; a carry-save layer reduces them to two (one AND round) and a
-/// Kogge-Stone parallel-prefix adder computes the carry into the top bit
-/// (`1 + ceil(log2(k-1))` more rounds). The round count does not depend on the
-/// number of values.
+/// numbers `X0, X1, X2` (component `j` is known to its two holders, the
+/// others are zero); a carry-save layer reduces them to two (one AND round)
+/// and a Kogge-Stone parallel-prefix adder computes the carry into the top
+/// bit (`1 + ceil(log2(k-1))` more rounds). The round count does not depend
+/// on the number of values.
 pub async fn msb_bits<R: Ring, T: Transport>(
     sess: &mut Session<T>,
     x: &ShareVec<R>,
@@ -89,72 +57,79 @@ pub async fn msb_bits<R: Ring, T: Transport>(
         return Err(MpcError::Input("share belongs to another party"));
     }
     let n = x.len();
-    let zeros = vec![R::ZERO; n];
-    // Boolean sharing of component X_j: only component j is non-zero, held by
-    // P_j (own) and P_{j-1} (next).
-    let component = |j: PartyId| -> Result<ShareVec<R>, MpcError> {
-        let own = if j == party {
-            x.own().to_vec()
-        } else {
-            zeros.clone()
-        };
-        let next = if j == party.next() {
-            x.next().to_vec()
-        } else {
-            zeros.clone()
-        };
-        share(party, own, next)
+    let (xo, xn) = (x.own(), x.next());
+
+    // Carry-save layer: s = X0 ^ X1 ^ X2 is x itself read as XOR shares, and
+    // carry = maj(X0, X1, X2) = ((X0 ^ X2) & (X1 ^ X2)) ^ X2. This party's
+    // shares of u = X0 ^ X2, w = X1 ^ X2 and X2 follow from which components
+    // it holds (P_i holds x_i as own and x_{i+1} as next); zero parts are
+    // dropped from the AND term.
+    let maj_term: Vec<R> = match party {
+        // u = (x0, 0), w = (0, x1): term = x0 & x1.
+        PartyId::P0 => xo.iter().zip(xn).map(|(&a, &b)| a & b).collect(),
+        // u = (0, x2), w = (x1, x2): term = x2 & x1.
+        PartyId::P1 => xo.iter().zip(xn).map(|(&a, &b)| b & a).collect(),
+        // u = (x2, x0), w = (x2, 0): term = x2 & x2 ^ x0 & x2 = x2 ^ (x0 & x2).
+        PartyId::P2 => xo.iter().zip(xn).map(|(&a, &b)| a ^ (b & a)).collect(),
     };
-    let [x0, x1, x2] = [
-        component(PartyId::P0)?,
-        component(PartyId::P1)?,
-        component(PartyId::P2)?,
-    ];
+    let maj = sess.reshare_bool(maj_term).await?;
+    let (mut c_own, mut c_next) = maj.into_parts();
+    // X2's shares: P1 holds it as next, P2 as own.
+    match party {
+        PartyId::P0 => {}
+        PartyId::P1 => c_next.iter_mut().zip(xn).for_each(|(c, &v)| *c = *c ^ v),
+        PartyId::P2 => c_own.iter_mut().zip(xo).for_each(|(c, &v)| *c = *c ^ v),
+    }
+    c_own.iter_mut().for_each(|c| *c = *c << 1);
+    c_next.iter_mut().for_each(|c| *c = *c << 1);
 
-    // Carry-save: s = x0 ^ x1 ^ x2 (which is x read as XOR shares) and
-    // carry = maj(x0, x1, x2) = ((x0 ^ x2) & (x1 ^ x2)) ^ x2.
-    let s = share(party, x.own().to_vec(), x.next().to_vec())?;
-    let u = map2(&x0, &x2, |a, b| a ^ b)?;
-    let w = map2(&x1, &x2, |a, b| a ^ b)?;
-    let maj = map2(&and_words(sess, &u, &w).await?, &x2, |a, b| a ^ b)?;
-    let c = map1(&maj, |v| v << 1)?;
-
-    // Kogge-Stone on s + c: generate G and propagate P, then prefix steps.
-    let p0 = map2(&s, &c, |a, b| a ^ b)?;
-    let mut p = p0.clone();
-    let mut g = and_words(sess, &s, &c).await?;
+    // Kogge-Stone on s + c: propagate P = s ^ c, generate G = s & c.
+    let p0_own: Vec<R> = xo.iter().zip(&c_own).map(|(&a, &b)| a ^ b).collect();
+    let p0_next: Vec<R> = xn.iter().zip(&c_next).map(|(&a, &b)| a ^ b).collect();
+    let g = sess.reshare_bool(and_term(xo, xn, &c_own, &c_next)).await?;
+    drop((c_own, c_next));
+    let (mut g_own, mut g_next) = g.into_parts();
+    let mut p_own = p0_own.clone();
+    let mut p_next = p0_next.clone();
     let top = R::BITS - 1;
     let mut span = 1u32;
     while span < top {
-        let shift = span;
+        let sh = span;
         span *= 2;
-        let g_shift = map1(&g, |v| v << shift)?;
-        if span < top {
-            // G' = G ^ (P & (G << s)) and P' = P & (P << s) in one round.
-            let p_shift = map1(&p, |v| v << shift)?;
-            let prod = and_words(sess, &concat(&p, &p)?, &concat(&g_shift, &p_shift)?).await?;
-            let (pg, pp) = split(prod, n)?;
-            g = map2(&g, &pg, |a, b| a ^ b)?;
-            p = pp;
-        } else {
-            // Last step: only the generate is needed.
-            let pg = and_words(sess, &p, &g_shift).await?;
-            g = map2(&g, &pg, |a, b| a ^ b)?;
+        let gs_own: Vec<R> = g_own.iter().map(|&v| v << sh).collect();
+        let gs_next: Vec<R> = g_next.iter().map(|&v| v << sh).collect();
+        let mut term = and_term(&p_own, &p_next, &gs_own, &gs_next);
+        let last = span >= top;
+        if !last {
+            // P' = P & (P << sh) in the same round as G' = G ^ (P & (G << sh)).
+            let ps_own: Vec<R> = p_own.iter().map(|&v| v << sh).collect();
+            let ps_next: Vec<R> = p_next.iter().map(|&v| v << sh).collect();
+            term.extend(and_term(&p_own, &p_next, &ps_own, &ps_next));
         }
+        let (mut prod_own, mut prod_next) = sess.reshare_bool(term).await?.into_parts();
+        if !last {
+            p_own = prod_own.split_off(n);
+            p_next = prod_next.split_off(n);
+        }
+        g_own
+            .iter_mut()
+            .zip(&prod_own)
+            .for_each(|(g, &v)| *g = *g ^ v);
+        g_next
+            .iter_mut()
+            .zip(&prod_next)
+            .for_each(|(g, &v)| *g = *g ^ v);
     }
     // Top sum bit = (s ^ c)_top ^ carry into top = p0_top ^ g_{top-1}.
-    let own = bits::pack(
-        p0.own()
-            .iter()
-            .zip(g.own())
-            .map(|(&pv, &gv)| ((pv ^ (gv << 1)) >> top) & R::ONE == R::ONE),
-    );
-    let next = bits::pack(
-        p0.next()
-            .iter()
-            .zip(g.next())
-            .map(|(&pv, &gv)| ((pv ^ (gv << 1)) >> top) & R::ONE == R::ONE),
-    );
+    let sign = |p: &[R], g: &[R]| -> Vec<u64> {
+        bits::pack(
+            p.iter()
+                .zip(g)
+                .map(|(&pv, &gv)| ((pv ^ (gv << 1)) >> top) & R::ONE == R::ONE),
+        )
+    };
+    let own = sign(&p0_own, &g_own);
+    let next = sign(&p0_next, &g_next);
     BitShares::from_words(share(party, own, next)?, n)
 }
 
@@ -194,10 +169,43 @@ pub async fn and_bits<T: Transport>(
     BitShares::from_words(and_words(sess, &a.words, &b.words).await?, a.len)
 }
 
+/// NOT of whole words (all 64 bits): component 0 is flipped by its holders.
+fn not_words(party: PartyId, own: &mut [u64], next: &mut [u64]) {
+    match party {
+        PartyId::P0 => own.iter_mut().for_each(|w| *w = !*w),
+        PartyId::P2 => next.iter_mut().for_each(|w| *w = !*w),
+        PartyId::P1 => {}
+    }
+}
+
+/// `l | r` on XOR-shared words, one round: `!(!l & !r)`. Zero padding bits
+/// stay zero.
+async fn or_words<T: Transport>(
+    sess: &mut Session<T>,
+    mut lo: Vec<u64>,
+    mut ln: Vec<u64>,
+    mut ro: Vec<u64>,
+    mut rn: Vec<u64>,
+) -> Result<(Vec<u64>, Vec<u64>), MpcError> {
+    let party = sess.party();
+    not_words(party, &mut lo, &mut ln);
+    not_words(party, &mut ro, &mut rn);
+    let (mut o, mut n) = sess
+        .reshare_bool(and_term(&lo, &ln, &ro, &rn))
+        .await?
+        .into_parts();
+    not_words(party, &mut o, &mut n);
+    Ok((o, n))
+}
+
 /// ORs each group of `group` consecutive bits into one bit, in
 /// `ceil(log2(group))` rounds whatever the number of groups: the whole
 /// vector when `group == bits.len()` (1:N dedupe opens a single bit), each
 /// entry's rotations, or each query's gallery.
+///
+/// Each group is laid out in whole words (zero-padded; zero is neutral for
+/// OR), halved word-wise until one word is left, then folded within the
+/// word by shifts.
 pub async fn or_reduce_groups<T: Transport>(
     sess: &mut Session<T>,
     bits: &BitShares,
@@ -210,51 +218,74 @@ pub async fn or_reduce_groups<T: Transport>(
     }
     let groups = bits.len / group;
     let party = bits.party();
-    let mut cur = bits.clone();
-    let mut g = group;
-    while g > 1 {
-        let h = g / 2;
-        let odd = g % 2 == 1;
-        let left = |words: &[u64]| {
-            bits::gather(
-                words,
-                (0..groups).flat_map(|j| (0..h).map(move |r| j * g + r)),
-            )
-        };
-        let right = |words: &[u64]| {
-            bits::gather(
-                words,
-                (0..groups).flat_map(|j| (0..h).map(move |r| j * g + h + r)),
-            )
-        };
-        let l = BitShares::from_words(
-            share(party, left(cur.words.own()), left(cur.words.next()))?,
-            groups * h,
-        )?;
-        let r = BitShares::from_words(
-            share(party, right(cur.words.own()), right(cur.words.next()))?,
-            groups * h,
-        )?;
-        // a | b = !(!a & !b)
-        let or = not_bits(&and_bits(sess, &not_bits(&l)?, &not_bits(&r)?).await?)?;
-        let new_g = h + usize::from(odd);
-        let rebuild = |or_words: &[u64], cur_words: &[u64]| -> Vec<u64> {
-            bits::pack((0..groups).flat_map(|j| {
-                (0..new_g).map(move |r| {
-                    if r < h {
-                        bits::get(or_words, j * h + r)
-                    } else {
-                        bits::get(cur_words, j * g + 2 * h)
-                    }
-                })
-            }))
-        };
-        let own = rebuild(or.words.own(), cur.words.own());
-        let next = rebuild(or.words.next(), cur.words.next());
-        cur = BitShares::from_words(share(party, own, next)?, groups * new_g)?;
-        g = new_g;
+    if group == 1 {
+        return Ok(bits.clone());
     }
-    Ok(cur)
+    let mut gw = group.div_ceil(64);
+    let layout = |words: &[u64]| -> Vec<u64> {
+        if group.is_multiple_of(64) {
+            words.to_vec()
+        } else {
+            // Re-pack so that each group starts on a word boundary.
+            let mut out = vec![0u64; groups * gw];
+            for j in 0..groups {
+                let packed = bits::gather(words, j * group..(j + 1) * group);
+                out[j * gw..j * gw + packed.len()].copy_from_slice(&packed);
+            }
+            out
+        }
+    };
+    let mut own = layout(bits.words.own());
+    let mut next = layout(bits.words.next());
+    // Word-wise halving within each group.
+    while gw > 1 {
+        let h = gw / 2;
+        let odd = gw % 2 == 1;
+        let pick = |v: &[u64], from: usize| -> Vec<u64> {
+            (0..groups)
+                .flat_map(|j| v[j * gw + from..j * gw + from + h].iter().copied())
+                .collect()
+        };
+        let (oo, on) = or_words(
+            sess,
+            pick(&own, 0),
+            pick(&next, 0),
+            pick(&own, h),
+            pick(&next, h),
+        )
+        .await?;
+        let new_gw = h + usize::from(odd);
+        let rebuild = |or: &[u64], cur: &[u64]| -> Vec<u64> {
+            (0..groups)
+                .flat_map(|j| {
+                    let mut g = or[j * h..(j + 1) * h].to_vec();
+                    if odd {
+                        g.push(cur[j * gw + 2 * h]);
+                    }
+                    g
+                })
+                .collect()
+        };
+        own = rebuild(&oo, &own);
+        next = rebuild(&on, &next);
+        gw = new_gw;
+    }
+    // Fold within the word: w | (w >> k) for k = 32, 16, ..., 1, only as far
+    // as the group's bits reach.
+    let width = group.min(64);
+    let mut k = width.next_power_of_two() / 2;
+    while k >= 1 {
+        let sh = k as u32;
+        let shifted = |v: &[u64]| -> Vec<u64> { v.iter().map(|&w| w >> sh).collect() };
+        let (ro, rn) = (shifted(&own), shifted(&next));
+        let (o, n) = or_words(sess, own, next, ro, rn).await?;
+        own = o;
+        next = n;
+        k /= 2;
+    }
+    let own = bits::pack(own.iter().map(|&w| w & 1 == 1));
+    let next = bits::pack(next.iter().map(|&w| w & 1 == 1));
+    BitShares::from_words(share(party, own, next)?, groups)
 }
 
 /// Opens shared bits to all three parties, checking both copies of each
