@@ -59,7 +59,7 @@
 //! ```text
 //! sanctuary.example/log
 //! 8
-//! XcnaeacGWamtVZy3Ad7ZoquYI6rS9JYM/jcO7/RgQyg=
+//! XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=
 //!
 //! — sanctuary.example/node0 <base64(key id || Ed25519 signature)>
 //! — sanctuary.example/node1 <base64(key id || Ed25519 signature)>
