@@ -68,6 +68,22 @@ fn bench_append(c: &mut Criterion) {
             total
         });
     });
+    g.bench_function("append_batch_1000_entries_memory_store", |b| {
+        let mut log = Log::new(ORIGIN, MemoryStore::new()).expect("origin");
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                if rt.block_on(log.size()).expect("size") >= RESET_AT {
+                    log = Log::new(ORIGIN, MemoryStore::new()).expect("origin");
+                }
+                let batch = tpl.clone();
+                let start = Instant::now();
+                black_box(rt.block_on(log.append_batch(batch)).expect("append"));
+                total += start.elapsed();
+            }
+            total
+        });
+    });
     g.finish();
 }
 

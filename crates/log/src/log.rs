@@ -81,6 +81,42 @@ impl<S: LogStore> Log<S> {
         Ok(())
     }
 
+    /// Sequences and appends several entries in one store write (one
+    /// transaction in database backends). Returns them with their sequence
+    /// numbers.
+    pub async fn append_batch(&mut self, new: Vec<NewEntry>) -> Result<Vec<Entry>, Error> {
+        let start = self.store.tree_size().await?;
+        let entries: Vec<Entry> = (start..).zip(new).map(|(seq, e)| e.with_seq(seq)).collect();
+        self.append_entries(&entries).await?;
+        Ok(entries)
+    }
+
+    /// Appends consecutive entries sequenced by another node (the replica
+    /// path, batched). Fails unless they continue this replica exactly.
+    pub async fn append_entries(&mut self, entries: &[Entry]) -> Result<(), Error> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        let start = first.seq;
+        let canonical: Vec<Vec<u8>> = entries.iter().map(Entry::to_bytes).collect();
+        let leaves: Vec<Hash> = canonical.iter().map(|c| leaf_hash(c)).collect();
+        let hashes = self
+            .with_reader(|r| merkle::hashes_for_batch(r, start, &leaves))
+            .await?;
+        let records: Vec<AppendRecord<'_>> = entries
+            .iter()
+            .zip(&canonical)
+            .zip(&hashes)
+            .map(|((entry, canonical), hashes)| AppendRecord {
+                entry,
+                canonical,
+                hashes,
+            })
+            .collect();
+        self.store.append_batch(&records).await?;
+        Ok(())
+    }
+
     /// Entries with sequence numbers in `range`.
     pub async fn entries(&self, range: Range<u64>) -> Result<Vec<Entry>, Error> {
         Ok(self.store.entries(range).await?)

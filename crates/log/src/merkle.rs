@@ -166,6 +166,43 @@ pub fn hashes_for_append(
     Ok(out)
 }
 
+/// The nodes completed by appending `leaves` as leaves `start..`, one list
+/// per leaf (as [`hashes_for_append`] would return them one at a time).
+/// Nodes completed earlier in the batch are read from the batch itself, so
+/// `r` is only asked for nodes that existed before it.
+pub fn hashes_for_batch(
+    r: &impl HashReader,
+    start: u64,
+    leaves: &[Hash],
+) -> Result<Vec<Vec<(NodeIndex, Hash)>>, StoreError> {
+    let overlay = Overlay {
+        base: r,
+        pending: RefCell::new(BTreeMap::new()),
+    };
+    let mut out = Vec::with_capacity(leaves.len());
+    for (i, leaf) in (start..).zip(leaves) {
+        let nodes = hashes_for_append(&overlay, i, *leaf)?;
+        overlay.pending.borrow_mut().extend(nodes.iter().copied());
+        out.push(nodes);
+    }
+    Ok(out)
+}
+
+/// Pending nodes of a batch in front of a base reader.
+struct Overlay<'a, R> {
+    base: &'a R,
+    pending: RefCell<BTreeMap<NodeIndex, Hash>>,
+}
+
+impl<R: HashReader> HashReader for Overlay<'_, R> {
+    fn read(&self, idx: NodeIndex) -> Result<Hash, StoreError> {
+        match self.pending.borrow().get(&idx) {
+            Some(h) => Ok(*h),
+            None => self.base.read(idx),
+        }
+    }
+}
+
 /// A reader for asynchronous stores: first in *recording* mode (answers zeros
 /// and notes which nodes were asked for), then *fetched* mode over the batch
 /// read from the store.

@@ -43,6 +43,22 @@ pub trait LogStore: Send + Sync {
         record: AppendRecord<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Appends consecutive entries. Backends should override this to write
+    /// the batch in one transaction; the default appends one at a time, so a
+    /// failure part-way leaves a prefix of the batch appended (still a valid
+    /// log).
+    fn append_batch(
+        &self,
+        records: &[AppendRecord<'_>],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            for r in records {
+                self.append(*r).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Number of entries.
     fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
@@ -111,10 +127,9 @@ impl MemoryStore {
     }
 }
 
-impl LogStore for MemoryStore {
-    async fn append(&self, record: AppendRecord<'_>) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        let size = g.entries.len() as u64;
+impl MemoryInner {
+    fn append(&mut self, record: AppendRecord<'_>) -> Result<(), StoreError> {
+        let size = self.entries.len() as u64;
         if record.entry.seq != size {
             return Err(StoreError::SequenceMismatch {
                 expected: size,
@@ -124,9 +139,29 @@ impl LogStore for MemoryStore {
         if record.hashes.first().map(|(i, _)| *i) != Some(NodeIndex::new(0, size)) {
             return Err(StoreError::MissingHash(NodeIndex::new(0, size)));
         }
-        g.tree.store(record.hashes);
-        g.entries.push(record.entry.clone());
+        self.tree.store(record.hashes);
+        self.entries.push(record.entry.clone());
         Ok(())
+    }
+}
+
+impl LogStore for MemoryStore {
+    async fn append(&self, record: AppendRecord<'_>) -> Result<(), StoreError> {
+        self.lock().append(record)
+    }
+
+    async fn append_batch(&self, records: &[AppendRecord<'_>]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        // Check the whole batch first so that it is all-or-nothing.
+        for (i, r) in (g.entries.len() as u64..).zip(records) {
+            if r.entry.seq != i {
+                return Err(StoreError::SequenceMismatch {
+                    expected: i,
+                    got: r.entry.seq,
+                });
+            }
+        }
+        records.iter().try_for_each(|r| g.append(*r))
     }
 
     async fn tree_size(&self) -> Result<u64, StoreError> {
@@ -179,6 +214,12 @@ impl<S: LogStore> LogStore for std::sync::Arc<S> {
         record: AppendRecord<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).append(record)
+    }
+    fn append_batch(
+        &self,
+        records: &[AppendRecord<'_>],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).append_batch(records)
     }
     fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         (**self).tree_size()

@@ -551,3 +551,44 @@ fn tags_are_unlinkable_and_look_uniform() {
         "mean Hamming distance {mean}"
     );
 }
+
+#[tokio::test]
+async fn batch_appends_match_single_appends() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let (single, entries) = log_with(&mut rng, 77).await;
+    let mut batched = Log::new(ORIGIN, MemoryStore::new()).expect("valid");
+    let mut replica = Log::new(ORIGIN, MemoryStore::new()).expect("valid");
+    let mut at = 0;
+    for chunk in [1usize, 2, 5, 8, 13, 16, 32] {
+        let news: Vec<NewEntry> = entries[at..at + chunk].iter().map(as_new).collect();
+        let got = batched.append_batch(news).await.expect("batch");
+        assert_eq!(got, entries[at..at + chunk]);
+        replica
+            .append_entries(&entries[at..at + chunk])
+            .await
+            .expect("replica batch");
+        at += chunk;
+        assert_eq!(
+            batched.root().await.expect("root"),
+            single.root_at(at as u64).await.expect("root")
+        );
+    }
+    assert_eq!(at, 77);
+    assert_eq!(
+        replica.root().await.expect("root"),
+        single.root().await.expect("root")
+    );
+    for size in [1u64, 33, 64, 77] {
+        for idx in [0, size / 2, size - 1] {
+            assert_eq!(
+                batched.inclusion_proof(idx, size).await.expect("proof"),
+                single.inclusion_proof(idx, size).await.expect("proof")
+            );
+        }
+    }
+    // A batch with a gap is refused as a whole.
+    let (_, more) = log_with(&mut rng, 80).await;
+    let gap = [more[77].clone(), more[79].clone()];
+    assert!(replica.append_entries(&gap).await.is_err());
+    assert_eq!(replica.size().await.expect("size"), 77);
+}
