@@ -23,7 +23,15 @@ use crate::verify::ConsistencyProof;
 ///
 /// A node holding its own replica can equally take `proof` from its own
 /// [`Log`](crate::Log): the cosigner only requires that *some* valid proof
-/// links its last signed head to the proposal.
+/// links its last signed head to the proposal. A node that does keep a
+/// replica should also check `proposed.root()` against its own
+/// [`Log::root_at`](crate::Log::root_at) before calling [`Cosigner::cosign`]:
+/// the consistency proof protects the past, the replica check also vouches
+/// for the new entries.
+///
+/// Trust on first use: a cosigner with no signed head yet signs any proposal
+/// (it extends the empty tree). Provision nodes together from an empty log, or
+/// seed the store with the last head they should continue from.
 #[derive(Debug)]
 pub struct Cosigner<S> {
     party: PartyId,
