@@ -18,7 +18,7 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::hash::{hex_encode, parse_lower_hex};
 
@@ -49,9 +49,9 @@ impl AuditKey {
         AuditKey(bytes)
     }
 
-    /// The key bytes, for the wallet's encrypted storage.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0
+    /// The key bytes, for the wallet's encrypted storage (wiped on drop).
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0)
     }
 
     /// An explicit copy of the secret.

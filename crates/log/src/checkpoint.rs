@@ -140,6 +140,20 @@ impl Checkpoint {
     }
 }
 
+/// Serialised (serde) as the checkpoint text; deserialising parses it.
+impl serde::Serialize for Checkpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Checkpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Checkpoint::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Checkpoint({:?})", self.to_text())

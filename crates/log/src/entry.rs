@@ -101,7 +101,7 @@ impl NewEntry {
     pub fn with_seq(self, seq: u64) -> Entry {
         Entry {
             kind: EntryKind::Entry,
-            version: ENTRY_VERSION,
+            version: Version(ENTRY_VERSION),
             seq,
             time_ms: self.time_ms,
             proposer: self.proposer,
@@ -142,7 +142,7 @@ enum EntryKind {
 pub struct Entry {
     #[serde(rename = "type")]
     kind: EntryKind,
-    version: u64,
+    version: Version,
     /// Sequence number = leaf index in the Merkle tree.
     pub seq: u64,
     /// Milliseconds since the Unix epoch, from the proposing node's clock.
@@ -163,6 +163,25 @@ pub struct Entry {
     pub audit_tag: Option<AuditTag>,
 }
 
+/// The version field; deserialising any other value than
+/// [`ENTRY_VERSION`] fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct Version(u64);
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u64::deserialize(d)?;
+        if v == ENTRY_VERSION {
+            Ok(Version(v))
+        } else {
+            Err(serde::de::Error::custom(format_args!(
+                "log entry version {v} is not supported (expected {ENTRY_VERSION})"
+            )))
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct VersionProbe {
     version: u64,
@@ -171,7 +190,7 @@ struct VersionProbe {
 impl Entry {
     /// The format version (always [`ENTRY_VERSION`] for a decoded entry).
     pub fn version(&self) -> u64 {
-        self.version
+        self.version.0
     }
 
     /// The canonical bytes (the Merkle leaf data).

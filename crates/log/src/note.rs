@@ -209,6 +209,20 @@ impl fmt::Display for NoteVerifierKey {
     }
 }
 
+/// Serialised (serde) as the verifier key string.
+impl serde::Serialize for NoteVerifierKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NoteVerifierKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NoteVerifierKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for NoteVerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "NoteVerifierKey({self})")
@@ -387,6 +401,21 @@ impl fmt::Display for SignedNote {
             f.write_str(&s.to_line())?;
         }
         Ok(())
+    }
+}
+
+/// Serialised (serde) as the note text, so JSON APIs carry
+/// `"checkpoint": "<origin>\n<size>\n..."`; deserialising parses it.
+impl serde::Serialize for SignedNote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SignedNote {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SignedNote::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

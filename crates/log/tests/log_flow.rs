@@ -218,6 +218,11 @@ async fn entry_encoding_is_canonical_and_versioned() {
         Entry::from_bytes(s.replacen("\"version\":1", "\"version\":2", 1).as_bytes()),
         Err(FormatError::EntryVersion { found: 2, .. })
     ));
+    let v2 = s.replacen("\"version\":1", "\"version\":2", 1);
+    assert!(
+        serde_json::from_str::<Entry>(&v2).is_err(),
+        "plain serde also rejects other versions"
+    );
     assert!(matches!(
         Entry::from_bytes(s.replacen(",\"seq\"", ", \"seq\"", 1).as_bytes()),
         Err(FormatError::EntryNotCanonical)

@@ -320,3 +320,27 @@ fn secret_key_debug_is_redacted() {
     let s = format!("{k:?}");
     assert!(s.contains("redacted") && !s.contains("AYEKFALV"), "{s}");
 }
+
+#[test]
+fn notes_keys_and_checkpoints_serialise_as_their_text() {
+    let n = SignedNote::parse(GO_NOTE).expect("parses");
+    let j = serde_json::to_string(&n).expect("serialises");
+    assert_eq!(
+        serde_json::from_str::<String>(&j).expect("a string"),
+        GO_NOTE
+    );
+    assert_eq!(serde_json::from_str::<SignedNote>(&j).expect("parses"), n);
+    let vk = NoteVerifierKey::parse(GO_VKEY).expect("parses");
+    assert_eq!(
+        serde_json::to_string(&vk).expect("ser"),
+        format!("\"{GO_VKEY}\"")
+    );
+    assert_eq!(
+        serde_json::from_str::<NoteVerifierKey>(&format!("\"{GO_VKEY}\"")).expect("de"),
+        vk
+    );
+    let cp = Checkpoint::parse(HAND_CHECKPOINT).expect("parses");
+    let j = serde_json::to_string(&cp).expect("ser");
+    assert_eq!(serde_json::from_str::<Checkpoint>(&j).expect("de"), cp);
+    assert!(serde_json::from_str::<SignedNote>("\"not a note\"").is_err());
+}
