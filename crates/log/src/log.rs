@@ -65,17 +65,17 @@ impl<S: LogStore> Log<S> {
     /// Appends an entry that another node sequenced (the replica path).
     /// Fails unless `entry.seq` is this replica's current size.
     pub async fn append_entry(&mut self, entry: &Entry) -> Result<(), Error> {
+        self.check_next(entry.seq).await?;
         let canonical = entry.to_bytes();
         let leaf = leaf_hash(&canonical);
-        let seq = entry.seq;
-        let hashes = self
-            .with_reader(|r| merkle::hashes_for_append(r, seq, leaf))
-            .await?;
+        let frontier = self.frontier(entry.seq).await?;
+        let hashes = merkle::hashes_for_batch(entry.seq, &frontier, &[leaf])?;
+        let hashes = hashes.first().map_or(&[][..], Vec::as_slice);
         self.store
             .append(AppendRecord {
                 entry,
                 canonical: &canonical,
-                hashes: &hashes,
+                hashes,
             })
             .await?;
         Ok(())
@@ -98,11 +98,11 @@ impl<S: LogStore> Log<S> {
             return Ok(());
         };
         let start = first.seq;
+        self.check_next(start).await?;
         let canonical: Vec<Vec<u8>> = entries.iter().map(Entry::to_bytes).collect();
         let leaves: Vec<Hash> = canonical.iter().map(|c| leaf_hash(c)).collect();
-        let hashes = self
-            .with_reader(|r| merkle::hashes_for_batch(r, start, &leaves))
-            .await?;
+        let frontier = self.frontier(start).await?;
+        let hashes = merkle::hashes_for_batch(start, &frontier, &leaves)?;
         let records: Vec<AppendRecord<'_>> = entries
             .iter()
             .zip(&canonical)
@@ -202,6 +202,34 @@ impl<S: LogStore> Log<S> {
     /// The latest published co-signed checkpoint.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedNote>, Error> {
         Ok(self.store.latest_checkpoint().await?)
+    }
+
+    /// Fails unless `seq` is the next sequence number. (The store checks
+    /// again atomically; this gives the clear error before any reads.)
+    async fn check_next(&self, seq: u64) -> Result<(), Error> {
+        let size = self.store.tree_size().await?;
+        if seq != size {
+            return Err(StoreError::SequenceMismatch {
+                expected: size,
+                got: seq,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The hashes of [`merkle::frontier`]`(size)` (for appending at `size`).
+    async fn frontier(&self, size: u64) -> Result<Vec<Hash>, Error> {
+        let wanted = merkle::frontier(size);
+        let hashes = self.store.read_hashes(&wanted).await?;
+        if hashes.len() != wanted.len() {
+            return Err(StoreError::ShortRead {
+                expected: wanted.len(),
+                got: hashes.len(),
+            }
+            .into());
+        }
+        Ok(hashes)
     }
 
     async fn check_size(&self, requested: u64) -> Result<(), Error> {

@@ -166,41 +166,60 @@ pub fn hashes_for_append(
     Ok(out)
 }
 
-/// The nodes completed by appending `leaves` as leaves `start..`, one list
-/// per leaf (as [`hashes_for_append`] would return them one at a time).
-/// Nodes completed earlier in the batch are read from the batch itself, so
-/// `r` is only asked for nodes that existed before it.
-pub fn hashes_for_batch(
-    r: &impl HashReader,
-    start: u64,
-    leaves: &[Hash],
-) -> Result<Vec<Vec<(NodeIndex, Hash)>>, StoreError> {
-    let overlay = Overlay {
-        base: r,
-        pending: RefCell::new(BTreeMap::new()),
-    };
-    let mut out = Vec::with_capacity(leaves.len());
-    for (i, leaf) in (start..).zip(leaves) {
-        let nodes = hashes_for_append(&overlay, i, *leaf)?;
-        overlay.pending.borrow_mut().extend(nodes.iter().copied());
-        out.push(nodes);
-    }
-    Ok(out)
-}
-
-/// Pending nodes of a batch in front of a base reader.
-struct Overlay<'a, R> {
-    base: &'a R,
-    pending: RefCell<BTreeMap<NodeIndex, Hash>>,
-}
-
-impl<R: HashReader> HashReader for Overlay<'_, R> {
-    fn read(&self, idx: NodeIndex) -> Result<Hash, StoreError> {
-        match self.pending.borrow().get(&idx) {
-            Some(h) => Ok(*h),
-            None => self.base.read(idx),
+/// The complete subtrees that make up the tree of `size` leaves (its right
+/// edge), largest first: one per set bit of `size`. Appending needs exactly
+/// these from storage.
+pub fn frontier(size: u64) -> Vec<NodeIndex> {
+    let mut out = Vec::with_capacity(size.count_ones() as usize);
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if (size >> level) & 1 == 1 {
+            out.push(NodeIndex::new(level, start >> level));
+            start += 1 << level;
         }
     }
+    out
+}
+
+/// The nodes completed by appending `leaves` as leaves `start..`, one list
+/// per leaf (as [`hashes_for_append`] returns them), given the hashes of
+/// [`frontier(start)`](frontier) in that order. Amortised O(1) hashes per
+/// leaf, no storage reads.
+pub fn hashes_for_batch(
+    start: u64,
+    frontier_hashes: &[Hash],
+    leaves: &[Hash],
+) -> Result<Vec<Vec<(NodeIndex, Hash)>>, StoreError> {
+    let idx = frontier(start);
+    if idx.len() != frontier_hashes.len() {
+        return Err(StoreError::ShortRead {
+            expected: idx.len(),
+            got: frontier_hashes.len(),
+        });
+    }
+    // The right edge of the tree: complete subtrees, decreasing in level.
+    let mut stack: Vec<(NodeIndex, Hash)> = idx
+        .into_iter()
+        .zip(frontier_hashes.iter().copied())
+        .collect();
+    let mut out = Vec::with_capacity(leaves.len());
+    for (i, leaf) in (start..).zip(leaves) {
+        let (mut idx, mut h) = (NodeIndex::new(0, i), *leaf);
+        let mut done = vec![(idx, h)];
+        while idx.index & 1 == 1 {
+            let sibling = NodeIndex::new(idx.level, idx.index - 1);
+            let left = match stack.pop() {
+                Some((at, left)) if at == sibling => left,
+                _ => return Err(StoreError::MissingHash(sibling)),
+            };
+            h = node_hash(&left, &h);
+            idx = NodeIndex::new(idx.level + 1, idx.index >> 1);
+            done.push((idx, h));
+        }
+        stack.push((idx, h));
+        out.push(done);
+    }
+    Ok(out)
 }
 
 /// A reader for asynchronous stores: first in *recording* mode (answers zeros

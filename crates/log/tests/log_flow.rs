@@ -113,7 +113,13 @@ async fn sequence_numbers_are_leaf_indices_and_replicas_agree() {
         })
     ));
     let far = new_entry(&mut rng, None, "x").with_seq(40);
-    assert!(replica.append_entry(&far).await.is_err());
+    assert!(matches!(
+        replica.append_entry(&far).await,
+        Err(Error::Storage(StoreError::SequenceMismatch {
+            expected: 37,
+            got: 40
+        }))
+    ));
     assert_eq!(replica.size().await.expect("size"), 37);
     assert_eq!(leader.entries(5..7).await.expect("range"), entries[5..7]);
 }
