@@ -361,6 +361,14 @@ pub enum UsageError {
         /// Current size.
         size: u64,
     },
+    /// Publishing a checkpoint smaller than the one already published.
+    #[error("checkpoint of size {size} is older than the published one of size {latest}")]
+    StaleCheckpoint {
+        /// Size of the published checkpoint.
+        latest: u64,
+        /// Size of the offered checkpoint.
+        size: u64,
+    },
     /// A checkpoint does not match this log's own tree at its size.
     #[error("checkpoint of size {size} does not match this log's root at that size")]
     ForeignCheckpoint {

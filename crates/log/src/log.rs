@@ -58,7 +58,7 @@ impl<S: LogStore> Log<S> {
     pub async fn append(&mut self, new: NewEntry) -> Result<Entry, Error> {
         let seq = self.store.tree_size().await?;
         let entry = new.with_seq(seq);
-        self.append_entry(&entry).await?;
+        self.append_sequenced(&entry).await?;
         Ok(entry)
     }
 
@@ -66,6 +66,11 @@ impl<S: LogStore> Log<S> {
     /// Fails unless `entry.seq` is this replica's current size.
     pub async fn append_entry(&mut self, entry: &Entry) -> Result<(), Error> {
         self.check_next(entry.seq).await?;
+        self.append_sequenced(entry).await
+    }
+
+    /// Appends an entry whose sequence number was just checked or assigned.
+    async fn append_sequenced(&mut self, entry: &Entry) -> Result<(), Error> {
         let canonical = entry.to_bytes();
         let leaf = leaf_hash(&canonical);
         let frontier = self.frontier(entry.seq).await?;
@@ -87,7 +92,7 @@ impl<S: LogStore> Log<S> {
     pub async fn append_batch(&mut self, new: Vec<NewEntry>) -> Result<Vec<Entry>, Error> {
         let start = self.store.tree_size().await?;
         let entries: Vec<Entry> = (start..).zip(new).map(|(seq, e)| e.with_seq(seq)).collect();
-        self.append_entries(&entries).await?;
+        self.append_sequenced_batch(&entries).await?;
         Ok(entries)
     }
 
@@ -97,8 +102,16 @@ impl<S: LogStore> Log<S> {
         let Some(first) = entries.first() else {
             return Ok(());
         };
+        self.check_next(first.seq).await?;
+        self.append_sequenced_batch(entries).await
+    }
+
+    /// Appends entries whose first sequence number was just checked or assigned.
+    async fn append_sequenced_batch(&mut self, entries: &[Entry]) -> Result<(), Error> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
         let start = first.seq;
-        self.check_next(start).await?;
         let canonical: Vec<Vec<u8>> = entries.iter().map(Entry::to_bytes).collect();
         let leaves: Vec<Hash> = canonical.iter().map(|c| leaf_hash(c)).collect();
         let frontier = self.frontier(start).await?;
@@ -194,6 +207,16 @@ impl<S: LogStore> Log<S> {
         let size = verified.size();
         if size > self.size().await? || self.root_at(size).await? != *verified.root() {
             return Err(UsageError::ForeignCheckpoint { size }.into());
+        }
+        if let Some(latest) = self.store.latest_checkpoint().await? {
+            let latest = Checkpoint::parse(latest.text())?;
+            if latest.size() > size {
+                return Err(UsageError::StaleCheckpoint {
+                    latest: latest.size(),
+                    size,
+                }
+                .into());
+            }
         }
         self.store.put_latest_checkpoint(note).await?;
         Ok(verified)

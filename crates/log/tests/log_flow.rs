@@ -269,6 +269,14 @@ async fn cosigning_rounds_publish_valid_checkpoints() {
         audit_consistency(&second, &first, &proof).expect("either order"),
         AuditOutcome::Consistent
     );
+    // An older checkpoint cannot replace the published one.
+    assert!(matches!(
+        log.publish(&net.policy, first.note()).await,
+        Err(Error::Usage(sanctuary_log::UsageError::StaleCheckpoint {
+            latest: 14,
+            size: 5
+        }))
+    ));
     // A checkpoint that is not this log's tree is not published.
     let (mut other, _) = log_with(&mut rng, 14).await;
     assert!(other.publish(&net.policy, second.note()).await.is_err());
