@@ -101,6 +101,9 @@ pub enum StatementError {
     /// The statement is for another network.
     #[error("statement is for a different network")]
     NetworkMismatch,
+    /// This statement (its nonce) was already used.
+    #[error("statement already used (replayed)")]
+    Replayed,
     /// The statement's timestamp is outside the accepted window.
     #[error("statement timestamp outside the accepted window")]
     Stale,
@@ -133,7 +136,7 @@ pub enum WalletError {
         reason: String,
     },
     /// Reading or writing the wallet file failed.
-    #[error("I/O error")]
+    #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// A token could not be built (biscuit error text).
     #[error("could not issue token: {reason}")]
@@ -160,6 +163,6 @@ pub enum PolicyFileError {
     #[error("unsupported policy version {0} (this build reads version 1)")]
     UnsupportedVersion(u32),
     /// Reading the file failed.
-    #[error("I/O error reading policy file")]
+    #[error("I/O error reading policy file: {0}")]
     Io(#[from] io::Error),
 }

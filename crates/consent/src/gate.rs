@@ -17,8 +17,9 @@ use crate::token::{self, ConsentToken, VerifiedConsent, VerifyContext};
 
 /// Proof that a request passed consent verification, the ethics policy and use
 /// counting. Only this crate can build it ([`ConsentGate`]); matching and release
-/// functions take it as an argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// functions take it as an argument, by value: it is deliberately not `Clone`, so
+/// one admitted request authorises one operation.
+#[derive(Debug, PartialEq, Eq)]
 pub struct ConsentChecked {
     subject: SubjectPublicKey,
     token_id: Option<TokenId>,
@@ -166,6 +167,7 @@ impl ConsentGate {
         let now = self.clock.now();
         self.limiter.check(site)?;
         let v = statement.verify(self.policy.network(), now, self.policy.statement_max_age())?;
+        let consent_nonce = v.statement().nonce;
         let consent = VerifiedConsent::from_statement(
             *v.subject(),
             self.policy.network().clone(),
@@ -176,6 +178,7 @@ impl ConsentGate {
         );
         let request = Request::Enroll { site: site.clone() };
         let allowed = self.policy.check(&request, &consent, now)?;
+        self.consume_nonce(v.subject(), consent_nonce, v.statement().timestamp)?;
         let checked = ConsentChecked {
             subject: *v.subject(),
             token_id: None,
@@ -217,6 +220,7 @@ impl ConsentGate {
             subject: *enrolled_subject,
         };
         let allowed = self.policy.check(&req, &consent, now)?;
+        self.consume_nonce(v.subject(), v.statement().nonce, v.statement().timestamp)?;
         let checked = ConsentChecked {
             subject: *v.subject(),
             token_id: None,
@@ -229,7 +233,24 @@ impl ConsentGate {
         Ok((v, checked))
     }
 
-    /// Verifies a signed revocation and records it.
+    /// Refuses a second use of a statement's nonce (a replayed enrollment or
+    /// deletion request). Nonces share the [`ReplayGuard`] with token ids; both are
+    /// 128 random bits chosen by the same subject, and the guard is keyed by subject.
+    fn consume_nonce(
+        &self,
+        subject: &SubjectPublicKey,
+        nonce: [u8; 16],
+        signed_at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let until = signed_at + self.policy.statement_max_age() + crate::statement::MAX_FUTURE_SKEW;
+        self.replay
+            .consume(subject, &TokenId::from_bytes(nonce), Some(1), until)
+            .map(|_| ())
+            .map_err(|_| StatementError::Replayed.into())
+    }
+
+    /// Verifies a signed revocation and records it (idempotent: replaying a
+    /// revocation changes nothing).
     pub fn apply_revocation(
         &self,
         revocation: &SignedStatement<Revocation>,

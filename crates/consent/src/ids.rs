@@ -87,8 +87,8 @@ impl<'de> Deserialize<'de> for SubjectPublicKey {
 /// A consent token's unique id (128 random bits), used for replay/use counting
 /// and revocation. Serialised as 32 lowercase hex characters.
 ///
-/// Equality is constant-time.
-#[derive(Clone, Copy, Hash, PartialOrd, Ord)]
+/// Equality is constant-time (ordering, used by map keys, is not).
+#[derive(Clone, Copy)]
 pub struct TokenId([u8; 16]);
 
 impl TokenId {
@@ -121,6 +121,25 @@ impl PartialEq for TokenId {
     }
 }
 impl Eq for TokenId {}
+
+// Consistent with `PartialEq`: both compare the same bytes.
+impl std::hash::Hash for TokenId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialOrd for TokenId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TokenId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 impl fmt::Debug for TokenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -123,6 +123,19 @@ fn issue_err(e: BiscuitError) -> WalletError {
     }
 }
 
+impl serde::Serialize for ConsentToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConsentToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_base64(s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl ConsentToken {
     /// Wraps an encoded token received on the wire (no verification yet).
     pub fn from_base64(s: impl Into<String>) -> Result<Self, TokenError> {
@@ -136,6 +149,14 @@ impl ConsentToken {
     /// The encoded token.
     pub fn as_base64(&self) -> &str {
         &self.0
+    }
+
+    /// Biscuit revocation identifiers of every block (hex), for deployments that
+    /// also want Biscuit-native revocation lists. Sanctuary itself revokes by
+    /// [`TokenId`] through signed [`crate::Revocation`]s.
+    pub fn biscuit_revocation_ids(&self) -> Result<Vec<String>, TokenError> {
+        let u = UnverifiedBiscuit::from_base64(&self.0).map_err(map_parse_error)?;
+        Ok(u.revocation_identifiers().iter().map(hex::encode).collect())
     }
 
     /// Appends an attenuation block. Needs no key: any holder can narrow a token.

@@ -146,3 +146,63 @@ fn revocation_statement_round_trips_as_json() {
     let back = SignedStatement::<Revocation>::from_json(&rev.to_json()).unwrap();
     f.gate.apply_revocation(&back).unwrap();
 }
+
+#[test]
+fn replayed_enrollment_or_deletion_is_refused() {
+    let f = fixture();
+    let signed = sign_enrollment(&f.wallet, &EnrollmentStatement::new(network(), [3; 32], T0));
+    f.gate
+        .admit_enrollment(&signed, &rp("site.example"))
+        .unwrap();
+    assert!(matches!(
+        f.gate.admit_enrollment(&signed, &rp("site.example")),
+        Err(Error::Statement(StatementError::Replayed))
+    ));
+    let del = SignedStatement::sign(&f.wallet, DeletionRequest::new(network(), None, T0));
+    f.gate.admit_deletion(&del, &f.wallet.subject()).unwrap();
+    assert!(matches!(
+        f.gate.admit_deletion(&del, &f.wallet.subject()),
+        Err(Error::Statement(StatementError::Replayed))
+    ));
+}
+
+/// Pins the canonical signed bytes: changing them breaks every signature in the
+/// field, so it must be a deliberate, versioned change.
+#[test]
+fn canonical_encoding_is_pinned() {
+    // RFC 8032 test vector 1 public key.
+    let subject: sanctuary_consent::SubjectPublicKey =
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+            .parse()
+            .unwrap();
+    let s = SignedStatement {
+        statement: EnrollmentStatement {
+            network: network(),
+            template_commitment: [0xab; 32],
+            timestamp: T0,
+            nonce: [0x01; 16],
+        },
+        subject,
+        signature: [0; 64],
+    };
+    let mut expected = b"sanctuary/signed-statement/v1\0".to_vec();
+    let mut lp = |b: &[u8]| {
+        expected.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        expected.extend_from_slice(b);
+    };
+    lp(b"sanctuary/consent/enrollment/v1");
+    lp(&subject.to_bytes());
+    lp(b"sanctuary-test");
+    lp(&[0xab; 32]);
+    lp(&T0.unix_timestamp().to_be_bytes());
+    lp(&[0x01; 16]);
+    assert_eq!(s.signed_bytes(), expected);
+    assert_eq!(
+        s.to_json(),
+        format!(
+            r#"{{"statement":{{"network":"sanctuary-test","template_commitment":"{}","timestamp":"2026-11-25T12:00:00Z","nonce":"01010101010101010101010101010101"}},"subject":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","signature":"{}"}}"#,
+            "ab".repeat(32),
+            "00".repeat(64)
+        )
+    );
+}

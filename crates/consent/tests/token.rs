@@ -462,3 +462,16 @@ fn inspect_shows_claims() {
     assert!(text.contains("audience(\"bank.example\")"), "{text}");
     assert!(text.contains("max_uses(2)"), "{text}");
 }
+
+#[test]
+fn token_serde_and_biscuit_revocation_ids() {
+    let mut f = fixture();
+    let token = issue(&mut f.wallet, "bank.example", &[Purpose::Verify], None);
+    let json = serde_json::to_string(&token).unwrap();
+    let back: ConsentToken = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, token);
+    assert_eq!(token.biscuit_revocation_ids().unwrap().len(), 1);
+    let att = token.attenuate(&Attenuation::default()).unwrap();
+    assert_eq!(att.biscuit_revocation_ids().unwrap().len(), 2);
+    assert!(serde_json::from_str::<ConsentToken>("\"\"").is_err());
+}
