@@ -16,38 +16,38 @@ use crate::policy::PolicyViolation;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The consent token was refused.
-    #[error("consent token refused: {0}")]
-    Token(#[from] TokenError),
     /// The ethics policy forbids the request.
     #[error("{0}")]
     Policy(#[from] PolicyViolation),
-    /// A signed statement was refused.
-    #[error("signed statement refused: {0}")]
-    Statement(#[from] StatementError),
-    /// The wallet could not be created, read or written.
-    #[error("wallet: {0}")]
-    Wallet(#[from] WalletError),
     /// The ethics policy file is invalid.
     #[error("policy file: {0}")]
     PolicyFile(#[from] PolicyFileError),
+    /// A signed statement was refused.
+    #[error("signed statement refused: {0}")]
+    Statement(#[from] StatementError),
+    /// The consent token was refused.
+    #[error("consent token refused: {0}")]
+    Token(#[from] TokenError),
+    /// The wallet could not be created, read or written.
+    #[error("wallet: {0}")]
+    Wallet(#[from] WalletError),
 }
 
 /// Why a consent token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    /// The token was issued for a different relying party.
-    #[error("token was issued to a different audience (expected {expected:?})")]
-    AudienceMismatch {
-        /// The relying party that presented the token.
-        expected: String,
-    },
     /// A check added by an attenuation block failed and it is none of the known kinds.
     #[error("an attenuation check failed: {rule}")]
     AttenuationCheckFailed {
         /// The Datalog text of the failed check.
         rule: String,
+    },
+    /// The token was issued for a different relying party.
+    #[error("token was issued to a different audience (expected {expected:?})")]
+    AudienceMismatch {
+        /// The relying party that presented the token.
+        expected: String,
     },
     /// The token's (possibly attenuated) expiry has passed.
     #[error("token expired")]
@@ -116,22 +116,9 @@ pub enum StatementError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WalletError {
-    /// Decryption failed: the passphrase is wrong (or the ciphertext was altered;
-    /// the AEAD cannot tell these apart).
-    #[error("wrong passphrase (or the wallet file was altered)")]
-    WrongPassphrase,
     /// The file is not a Sanctuary wallet or is truncated.
     #[error("not a Sanctuary wallet file or corrupt: {reason}")]
     Corrupt {
-        /// What is wrong.
-        reason: String,
-    },
-    /// The file's format version is not supported by this build.
-    #[error("unsupported wallet format version {0}")]
-    UnsupportedVersion(u8),
-    /// KDF parameters out of the accepted range.
-    #[error("key-derivation parameters rejected: {reason}")]
-    KdfParams {
         /// What is wrong.
         reason: String,
     },
@@ -144,25 +131,38 @@ pub enum WalletError {
         /// What failed.
         reason: String,
     },
+    /// KDF parameters out of the accepted range.
+    #[error("key-derivation parameters rejected: {reason}")]
+    KdfParams {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file's format version is not supported by this build.
+    #[error("unsupported wallet format version {0}")]
+    UnsupportedVersion(u8),
+    /// Decryption failed: the passphrase is wrong (or the ciphertext was altered;
+    /// the AEAD cannot tell these apart).
+    #[error("wrong passphrase (or the wallet file was altered)")]
+    WrongPassphrase,
 }
 
 /// Errors in the ethics policy file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyFileError {
-    /// TOML syntax error, unknown field, or wrong type (the message names the field).
-    #[error("invalid policy file: {0}")]
-    Parse(#[from] toml::de::Error),
     /// The file parsed but its content is not acceptable.
     #[error("invalid policy: {reason}")]
     Invalid {
         /// What is wrong.
         reason: String,
     },
-    /// Policy format version not supported.
-    #[error("unsupported policy version {0} (this build reads version 1)")]
-    UnsupportedVersion(u32),
     /// Reading the file failed.
     #[error("I/O error reading policy file: {0}")]
     Io(#[from] io::Error),
+    /// TOML syntax error, unknown field, or wrong type (the message names the field).
+    #[error("invalid policy file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// Policy format version not supported.
+    #[error("unsupported policy version {0} (this build reads version 1)")]
+    UnsupportedVersion(u32),
 }

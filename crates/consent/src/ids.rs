@@ -296,10 +296,10 @@ string_id!(
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Purpose {
-    /// Withdraw: delete one's enrollment (carried by a signed deletion request).
-    Delete,
     /// 1:N "is this person already enrolled?" answered only yes/no.
     Dedupe,
+    /// Withdraw: delete one's enrollment (carried by a signed deletion request).
+    Delete,
     /// Enroll a template (carried by a signed enrollment statement).
     Enroll,
     /// Festival check-in: "unique person, not yet checked in".

@@ -58,10 +58,10 @@ pub const POLICY_VERSION: u32 = 1;
 pub enum Rule {
     /// The consent was given to another relying party.
     AudienceMismatch,
-    /// The consent does not cover the purpose of the request.
-    ConsentPurposeMismatch,
     /// The consent has expired.
     ConsentExpired,
+    /// The consent does not cover the purpose of the request.
+    ConsentPurposeMismatch,
     /// The consent is for another trust network.
     NetworkMismatch,
     /// Structural: no open 1:N identification ("who is this?") for anyone.
@@ -163,16 +163,16 @@ impl PolicyViolation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Request {
+    /// "Is this person already enrolled?" asked by an enrollment site; answer is one bit.
+    Dedupe {
+        /// The enrollment site asking.
+        site: RelyingPartyId,
+    },
     /// Delete the enrollment(s) bound to `subject` (subject right; needs a signed
     /// [`crate::DeletionRequest`]).
     Delete {
         /// The subject the enrollment is bound to.
         subject: SubjectPublicKey,
-    },
-    /// "Is this person already enrolled?" asked by an enrollment site; answer is one bit.
-    Dedupe {
-        /// The enrollment site asking.
-        site: RelyingPartyId,
     },
     /// Enroll a template (needs a signed [`crate::EnrollmentStatement`]).
     Enroll {
