@@ -122,6 +122,9 @@ pub enum WalletError {
         /// What is wrong.
         reason: String,
     },
+    /// An empty passphrase was given for saving.
+    #[error("the wallet passphrase must not be empty")]
+    EmptyPassphrase,
     /// Reading or writing the wallet file failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),

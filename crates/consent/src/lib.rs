@@ -103,7 +103,9 @@ pub use ids::{
     AuditKey, InvalidId, InvalidKey, InvalidTokenId, NetworkId, Purpose, RelyingPartyId,
     SubjectPublicKey, TokenId, UnknownPurpose,
 };
-pub use policy::{Allowed, Disclosure, Policy, PolicyViolation, Request, Rule};
+pub use policy::{
+    Allowed, Disclosure, Policy, PolicyViolation, PublishedPolicy, PublishedRule, Request, Rule,
+};
 pub use ratelimit::{Clock, ManualClock, RateLimit, RateLimiter, SystemClock};
 pub use receipt::{ConsentReceipt, PiiController, RECEIPT_SCHEMA, ReceiptPurpose};
 pub use statement::{

@@ -312,6 +312,27 @@ impl Default for StatementsSection {
     }
 }
 
+/// A node's published policy: the file as loaded, what it serves, and every rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedPolicy {
+    /// The policy file content.
+    #[serde(flatten)]
+    policy: PolicyFile,
+    /// Purposes served (the file's list plus the subject rights).
+    pub served_purposes: Vec<Purpose>,
+    /// Every rule, with its description.
+    pub rules: Vec<PublishedRule>,
+}
+
+/// One published rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedRule {
+    /// Stable id.
+    pub id: Rule,
+    /// What it says.
+    pub description: &'static str,
+}
+
 /// Longest accepted retention: 10 years.
 pub const MAX_RETENTION_DAYS: u32 = 3660;
 
@@ -383,6 +404,22 @@ impl Policy {
     /// [`Policy::published_rules`]).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(&self.file).unwrap_or_default()
+    }
+
+    /// The document a node publishes: its policy file plus the structural rules
+    /// this build enforces (serialise it as JSON or TOML).
+    pub fn published(&self) -> PublishedPolicy {
+        PublishedPolicy {
+            policy: self.file.clone(),
+            served_purposes: self.allowed.iter().copied().collect(),
+            rules: Rule::ALL
+                .iter()
+                .map(|r| PublishedRule {
+                    id: *r,
+                    description: r.description(),
+                })
+                .collect(),
+        }
     }
 
     /// The structural rules this build enforces, as `(id, description)`, for

@@ -323,6 +323,9 @@ impl Wallet {
         params: KdfParams,
     ) -> Result<Vec<u8>, WalletError> {
         params.validate()?;
+        if passphrase.is_empty() {
+            return Err(WalletError::EmptyPassphrase);
+        }
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
         rand::Rng::fill(&mut rand::rng(), &mut salt);
@@ -445,7 +448,20 @@ impl Wallet {
         params: KdfParams,
     ) -> Result<(), WalletError> {
         let bytes = self.to_encrypted_bytes(passphrase, params)?;
-        atomic_write(path, &bytes)?;
+        atomic_write(path, &bytes, false)?;
+        Ok(())
+    }
+
+    /// Like [`Wallet::save`], but fails with an `AlreadyExists` I/O error instead
+    /// of replacing an existing file (for `wallet create`).
+    pub fn save_new(
+        &self,
+        path: &Path,
+        passphrase: &str,
+        params: KdfParams,
+    ) -> Result<(), WalletError> {
+        let bytes = self.to_encrypted_bytes(passphrase, params)?;
+        atomic_write(path, &bytes, true)?;
         Ok(())
     }
 
@@ -459,7 +475,7 @@ impl Wallet {
     }
 }
 
-fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn atomic_write(path: &Path, bytes: &[u8], no_replace: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -486,7 +502,14 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)?;
+        if no_replace {
+            // `hard_link` fails if `path` exists: no window where another file is
+            // overwritten; the temp name is removed below either way.
+            fs::hard_link(&tmp, path)?;
+            let _ = fs::remove_file(&tmp);
+        } else {
+            fs::rename(&tmp, path)?;
+        }
         #[cfg(unix)]
         if let Ok(d) = fs::File::open(&dir) {
             // Best effort: persist the rename itself.

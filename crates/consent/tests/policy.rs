@@ -338,3 +338,16 @@ fn gate_applies_rate_limit_before_token_checks() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn published_policy_lists_rules_and_served_purposes() {
+    let json = serde_json::to_value(policy().published()).unwrap();
+    assert_eq!(json["network"], "sanctuary-test");
+    assert_eq!(json["retention"]["days_after_last_use"], 30);
+    let served: Vec<_> = json["served_purposes"].as_array().unwrap().clone();
+    assert!(served.contains(&serde_json::json!("delete")));
+    assert!(!served.contains(&serde_json::json!("identify")));
+    let rules = json["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "no_open_identification"
+        && r["description"].as_str().unwrap().contains("who is this")));
+}

@@ -207,3 +207,25 @@ fn export_public_has_no_secrets() {
     assert!(json.contains(&w.subject().to_hex()));
     assert!(!json.contains(&hex_of(w.audit_key().expose_secret())));
 }
+
+#[test]
+fn save_new_refuses_to_overwrite_and_empty_passphrase_is_refused() {
+    let dir = tmpdir("savenew");
+    let path = dir.join("wallet.sct");
+    let w = Wallet::create(T0);
+    w.save_new(&path, "pw", KdfParams::MINIMUM).unwrap();
+    let e = Wallet::create(T0)
+        .save_new(&path, "pw", KdfParams::MINIMUM)
+        .unwrap_err();
+    assert!(
+        matches!(&e, WalletError::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists),
+        "{e:?}"
+    );
+    assert_eq!(Wallet::open(&path, "pw").unwrap().subject(), w.subject());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    assert!(matches!(
+        w.save(&path, "", KdfParams::MINIMUM),
+        Err(WalletError::EmptyPassphrase)
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
