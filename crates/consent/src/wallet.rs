@@ -342,7 +342,8 @@ impl Wallet {
         header.extend_from_slice(&nonce);
         debug_assert_eq!(header.len(), HEADER_LEN);
 
-        let sk_hex = Zeroizing::new(hex::encode(self.signing_key.to_bytes()));
+        let seed = Zeroizing::new(self.signing_key.to_bytes());
+        let sk_hex = Zeroizing::new(hex::encode(seed.as_ref()));
         let ak_hex = Zeroizing::new(hex::encode(self.audit_key.expose_secret()));
         let plain = PlainRef {
             version: FORMAT_VERSION,
