@@ -67,6 +67,9 @@ pub const DEFAULT_MAX_FRAME_LEN: u32 = 256 << 20;
 
 const HELLO_MAGIC: [u8; 3] = *b"SNC";
 const READ_BUF: usize = 256 << 10;
+/// Read buffer between the socket and rustls, which reads only 4 KiB at a
+/// time: one syscall then feeds many TLS records.
+const SOCKET_READ_BUF: usize = 256 << 10;
 const WRITE_BUF: usize = 64 << 10;
 
 /// One other node as this node's configuration knows it.
@@ -513,8 +516,16 @@ async fn read_loop<R: AsyncRead>(
             );
             continue;
         }
-        let mut payload = vec![0u8; len as usize];
-        r.read_exact(&mut payload).await?;
+        // Read into uninitialised capacity (no memset of large payloads);
+        // `take` keeps the read inside this frame.
+        let len = len as usize;
+        let mut payload = Vec::with_capacity(len);
+        while payload.len() < len {
+            let remaining = (len - payload.len()) as u64;
+            if (&mut r).take(remaining).read_buf(&mut payload).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
         shared.deliver(peer, generation, session, Incoming::Msg(payload));
     }
 }
@@ -823,7 +834,9 @@ async fn accept_loop(
             let own = shared.cfg.party;
             let handshake = async {
                 tcp.set_nodelay(true)?;
-                let mut stream = acceptor.accept(tcp).await?;
+                let mut stream = acceptor
+                    .accept(BufReader::with_capacity(SOCKET_READ_BUF, tcp))
+                    .await?;
                 let party = stream
                     .get_ref()
                     .1
@@ -868,7 +881,12 @@ async fn dial_loop(shared: Arc<Shared>, peer: PeerConfig, connector: TlsConnecto
             let tcp = TcpStream::connect(&peer.addr).await?;
             tcp.set_nodelay(true)?;
             let remote = tcp.peer_addr()?;
-            let mut stream = connector.connect(server_name.clone(), tcp).await?;
+            let mut stream = connector
+                .connect(
+                    server_name.clone(),
+                    BufReader::with_capacity(SOCKET_READ_BUF, tcp),
+                )
+                .await?;
             hello(&mut stream, own, peer.party).await?;
             Ok::<_, std::io::Error>((stream, remote))
         };
