@@ -92,6 +92,12 @@ pub enum NetError {
         /// The last connection error seen, or a note that none was seen.
         reason: String,
     },
+    /// A session id is reserved by the transport (heartbeats).
+    #[error("session id {session} is reserved by the transport")]
+    ReservedSession {
+        /// The session id.
+        session: u64,
+    },
     /// A session id is already open on this mesh.
     #[error("session {session} is already open on this node")]
     SessionInUse {

@@ -36,6 +36,6 @@ pub mod tls;
 pub use error::NetError;
 pub use key::{NodeKey, PUBLIC_KEY_PREFIX, PublicKey, default_key_path};
 pub use mesh::{
-    DEFAULT_MAX_FRAME_LEN, FRAME_HEADER_LEN, FRAME_VERSION, LinkStatus, MeshConfig, MeshSession,
-    PeerConfig, PeerMesh,
+    DEFAULT_MAX_FRAME_LEN, FRAME_HEADER_LEN, FRAME_VERSION, HEARTBEAT_SESSION, LinkStatus,
+    MeshConfig, MeshSession, PeerConfig, PeerMesh,
 };

@@ -62,6 +62,8 @@ use crate::tls::{NodeTls, PinnedClientVerifier, describe_error};
 pub const FRAME_VERSION: u8 = 1;
 /// Bytes of a frame header: version, session id, length.
 pub const FRAME_HEADER_LEN: usize = 13;
+/// Session id reserved for link heartbeats (empty frames).
+pub const HEARTBEAT_SESSION: u64 = u64::MAX;
 /// Default [`MeshConfig::max_frame_len`]: 256 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: u32 = 256 << 20;
 
@@ -102,6 +104,12 @@ pub struct MeshConfig {
     pub backoff_min: Duration,
     /// Largest redial delay (default 2 s).
     pub backoff_max: Duration,
+    /// An idle link sends an empty heartbeat frame this often (default 5 s).
+    pub heartbeat_interval: Duration,
+    /// A link on which nothing arrives for this long is closed as dead, so
+    /// a peer that vanished without closing its socket is noticed and
+    /// redialled (default 20 s; must exceed `heartbeat_interval`).
+    pub silence_timeout: Duration,
     /// Frames queued per link before `send` waits (default 64).
     pub send_queue_frames: usize,
     /// Most not-yet-opened sessions buffered (default 4096).
@@ -124,6 +132,8 @@ impl MeshConfig {
             handshake_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(5),
+            silence_timeout: Duration::from_secs(20),
             send_queue_frames: 64,
             early_max_sessions: 4096,
             early_max_bytes: 512 << 20,
@@ -156,6 +166,9 @@ impl MeshConfig {
         }
         if self.max_frame_len == 0 || self.send_queue_frames == 0 {
             return bad("max_frame_len and send_queue_frames must be positive".into());
+        }
+        if self.heartbeat_interval.is_zero() || self.silence_timeout <= self.heartbeat_interval {
+            return bad("silence_timeout must exceed a positive heartbeat_interval".into());
         }
         if self.backoff_min.is_zero() || self.backoff_max < self.backoff_min {
             return bad("backoff_min must be positive and at most backoff_max".into());
@@ -437,24 +450,47 @@ async fn run_connection<S>(
         done: Some(done),
     };
     let (r, w) = tokio::io::split(stream);
+    let heartbeat = shared.cfg.heartbeat_interval;
     let mut writer = AbortOnDrop(tokio::spawn(async move {
-        if let Err(e) = write_loop(w, rx).await {
+        if let Err(e) = write_loop(w, rx, heartbeat).await {
             tracing::warn!(%peer, error = %e, "write to peer failed");
         }
     }));
-    tokio::select! {
+    let end = tokio::select! {
         res = read_loop(&shared, peer, generation, r) => match res {
-            Ok(()) => tracing::info!(%peer, generation, "peer closed the link"),
-            Err(e) => tracing::warn!(%peer, generation, error = %e, "link to peer failed"),
+            Ok(()) => "the peer closed the link".to_owned(),
+            Err(e) => describe_error(&e),
         },
-        _ = &mut writer.0 => tracing::info!(%peer, generation, "link writer stopped"),
+        _ = &mut writer.0 => "writing to the peer failed".to_owned(),
+    };
+    tracing::warn!(%peer, generation, reason = %end, "link down");
+    let mut st = shared.lock();
+    let slot = &mut st.links[peer.index()];
+    if slot
+        .conn
+        .as_ref()
+        .is_some_and(|c| c.generation == generation)
+    {
+        slot.last_error = Some(format!("link (connection {generation}) dropped: {end}"));
     }
 }
 
-async fn write_loop<W: AsyncWrite>(w: W, mut rx: mpsc::Receiver<OutFrame>) -> std::io::Result<()> {
+async fn write_loop<W: AsyncWrite>(
+    w: W,
+    mut rx: mpsc::Receiver<OutFrame>,
+    heartbeat: Duration,
+) -> std::io::Result<()> {
     let w = BufWriter::with_capacity(WRITE_BUF, w);
     let mut w = std::pin::pin!(w);
-    while let Some(frame) = rx.recv().await {
+    loop {
+        let frame = match tokio::time::timeout(heartbeat, rx.recv()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => OutFrame {
+                session: HEARTBEAT_SESSION,
+                payload: Vec::new(),
+            },
+        };
         write_frame(&mut w, &frame).await?;
         while let Ok(frame) = rx.try_recv() {
             write_frame(&mut w, &frame).await?;
@@ -483,12 +519,20 @@ async fn read_loop<R: AsyncRead>(
 ) -> std::io::Result<()> {
     let mut r = std::pin::pin!(BufReader::with_capacity(READ_BUF, r));
     let limit = shared.cfg.max_frame_len;
+    let silence = shared.cfg.silence_timeout;
+    let silent = || {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("nothing (not even a heartbeat) from {peer} for {silence:?}"),
+        )
+    };
     loop {
         let mut header = [0u8; FRAME_HEADER_LEN];
-        match r.read_exact(&mut header).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e),
+        match tokio::time::timeout(silence, r.read_exact(&mut header)).await {
+            Err(_) => return Err(silent()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
         }
         if header[0] != FRAME_VERSION {
             return Err(std::io::Error::other(format!(
@@ -498,6 +542,9 @@ async fn read_loop<R: AsyncRead>(
         }
         let session = u64::from_be_bytes(header[1..9].try_into().unwrap_or_default());
         let len = u32::from_be_bytes(header[9..13].try_into().unwrap_or_default());
+        if session == HEARTBEAT_SESSION && len == 0 {
+            continue;
+        }
         if len > limit {
             tracing::warn!(%peer, session, len, limit, "refusing oversized frame");
             let skipped =
@@ -522,7 +569,9 @@ async fn read_loop<R: AsyncRead>(
         let mut payload = Vec::with_capacity(len);
         while payload.len() < len {
             let remaining = (len - payload.len()) as u64;
-            if (&mut r).take(remaining).read_buf(&mut payload).await? == 0 {
+            let mut chunk = (&mut r).take(remaining);
+            let read = tokio::time::timeout(silence, chunk.read_buf(&mut payload)).await;
+            if read.map_err(|_| silent())?? == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
         }
@@ -665,8 +714,16 @@ impl PeerMesh {
         let st = self.shared.lock();
         let slot = &st.links[peer.index()];
         let mut last_error = slot.last_error.clone();
-        if peer < self.party() && slot.conn.is_none() {
-            last_error = st.last_refused.clone().or(last_error);
+        if peer < self.party()
+            && slot.conn.is_none()
+            && let Some(refused) = &st.last_refused
+        {
+            // An acceptor cannot tell which party a refused connection claimed
+            // to be: show the last refusal on every link that is down.
+            last_error = Some(match last_error {
+                Some(e) => format!("{e}; last refused: {refused}"),
+                None => refused.clone(),
+            });
         }
         Some(LinkStatus {
             peer,
@@ -721,6 +778,9 @@ impl PeerMesh {
     /// is already open here; a link that is down shows as
     /// [`TransportError::Closed`] on first use.
     pub fn session(&self, id: u64) -> Result<MeshSession, NetError> {
+        if id == HEARTBEAT_SESSION {
+            return Err(NetError::ReservedSession { session: id });
+        }
         let mut st = self.shared.lock();
         if st.sessions.contains_key(&id) {
             return Err(NetError::SessionInUse { session: id });

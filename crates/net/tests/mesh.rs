@@ -411,3 +411,49 @@ async fn oversized_frames_are_refused() {
     assert_eq!(s0.recv(PartyId::P1).await.unwrap(), b"after");
     assert!(meshes[0].link(PartyId::P1).unwrap().connected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_link_is_dropped_by_heartbeat_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (net, ls) = listeners().await;
+    let l1 = ls.into_iter().nth(1).unwrap();
+    let mut cfg = net.config(PartyId::P1);
+    cfg.heartbeat_interval = Duration::from_millis(50);
+    cfg.silence_timeout = Duration::from_millis(300);
+    let m1 = PeerMesh::start(cfg, net.key(PartyId::P1), l1).unwrap();
+
+    // A "P0" that completes the handshake and hello, then never sends again
+    // (like a host that vanished without closing its socket).
+    let tls = sanctuary_net::tls::NodeTls::new(net.key(PartyId::P0), "zombie").unwrap();
+    let client = tls.client_config(PartyId::P1, net.pubs[1]).unwrap();
+    let tcp = tokio::net::TcpStream::connect(net.addrs[1]).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("p1").unwrap();
+    let mut zombie = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    zombie.write_all(b"SNC\x01\x00").await.unwrap();
+    zombie.flush().await.unwrap();
+    let mut hello = [0u8; 5];
+    zombie.read_exact(&mut hello).await.unwrap();
+    assert_eq!(&hello, b"SNC\x01\x01");
+
+    eventually("P1 to accept the zombie link", || {
+        m1.link(PartyId::P0).unwrap().connected
+    })
+    .await;
+    let mut s = m1.session(1).unwrap();
+    eventually("P1 to drop the silent link", || {
+        !m1.link(PartyId::P0).unwrap().connected
+    })
+    .await;
+    let link = m1.link(PartyId::P0).unwrap();
+    assert_eq!(link.generation, 1);
+    let why = link.last_error.unwrap();
+    assert!(why.contains("heartbeat"), "{why}");
+    assert!(matches!(
+        s.recv(PartyId::P0).await,
+        Err(TransportError::Closed { peer: PartyId::P0 })
+    ));
+    drop(zombie);
+}
