@@ -16,6 +16,12 @@
 //! arrived, so a dialer whose key the acceptor refused sees the refusal as a
 //! failed dial, not as a link that dies on first use.
 //!
+//! An idle link carries an empty heartbeat frame (session
+//! [`HEARTBEAT_SESSION`]) every `heartbeat_interval`; a link on which nothing
+//! arrives for `silence_timeout` is closed, so a peer host that vanished
+//! without closing its socket is noticed (and redialled) without waiting for
+//! TCP timeouts.
+//!
 //! # Frames
 //!
 //! Every message is one frame: version byte ([`FRAME_VERSION`]), session id
@@ -36,7 +42,13 @@
 //!
 //! Frames for a session not yet opened locally are buffered (bounded by
 //! `early_max_sessions`, `early_max_bytes` and `early_ttl`) and handed to the
-//! session when it opens. Dropping a session frees its queues.
+//! session when it opens. Dropping a session frees its queues. Session ids
+//! are chosen by the caller: all three nodes open the same id for one
+//! operation, and an id is not reused while a node may still hold it.
+//!
+//! Limits: queues of open sessions are unbounded (peers are pinned operators,
+//! and MPC rounds are lock-step); a large frame delays other sessions' frames
+//! on the same link until it is written (frames are not interleaved).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
