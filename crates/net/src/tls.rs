@@ -305,3 +305,153 @@ impl NodeTls {
         Ok((config, verifier))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    use super::*;
+
+    /// Runs one handshake over an in-memory pipe and a byte exchange;
+    /// returns the client's and the server's outcome.
+    async fn handshake(
+        client: ClientConfig,
+        server: ServerConfig,
+    ) -> (Result<(), String>, Result<(), String>) {
+        let (c, s) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(async move {
+            let mut tls = TlsAcceptor::from(Arc::new(server))
+                .accept(s)
+                .await
+                .map_err(|e| describe_error(&e))?;
+            tls.write_all(b"ok").await.map_err(|e| describe_error(&e))?;
+            tls.flush().await.map_err(|e| describe_error(&e))
+        });
+        let name = ServerName::try_from("peer").unwrap();
+        let client = async {
+            let mut tls = TlsConnector::from(Arc::new(client))
+                .connect(name, c)
+                .await
+                .map_err(|e| describe_error(&e))?;
+            let mut buf = [0u8; 2];
+            tls.read_exact(&mut buf)
+                .await
+                .map_err(|e| describe_error(&e))?;
+            Ok(())
+        };
+        let client = client.await;
+        (client, server.await.unwrap())
+    }
+
+    fn node(name: &str) -> NodeTls {
+        NodeTls::new(NodeKey::generate().unwrap(), name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pinned_keys_connect() {
+        let (p0, p1) = (node("p0"), node("p1"));
+        let client = p0.client_config(PartyId::P1, p1.public_key()).unwrap();
+        let (server, verifier) = p1
+            .server_config(vec![(PartyId::P0, p0.public_key())])
+            .unwrap();
+        let (c, s) = handshake(client, server).await;
+        assert_eq!((c, s), (Ok(()), Ok(())));
+        let cert = p0.key.self_signed_cert("again").unwrap();
+        assert_eq!(verifier.party_of(&cert), Some(PartyId::P0));
+    }
+
+    #[tokio::test]
+    async fn server_with_unpinned_key_is_refused() {
+        let (p0, p1, impostor) = (node("p0"), node("p1"), node("p1"));
+        let client = p0.client_config(PartyId::P1, p1.public_key()).unwrap();
+        let (server, _) = impostor
+            .server_config(vec![(PartyId::P0, p0.public_key())])
+            .unwrap();
+        let (c, _) = handshake(client, server).await;
+        let err = c.unwrap_err();
+        assert!(err.contains("not pinned for P1"), "{err}");
+        assert!(err.contains(&impostor.public_key().to_string()), "{err}");
+    }
+
+    #[tokio::test]
+    async fn client_with_unpinned_key_is_refused() {
+        let (p0, p1, impostor) = (node("p0"), node("p1"), node("p0"));
+        let client = impostor
+            .client_config(PartyId::P1, p1.public_key())
+            .unwrap();
+        let (server, _) = p1
+            .server_config(vec![(PartyId::P0, p0.public_key())])
+            .unwrap();
+        let (c, s) = handshake(client, server).await;
+        let err = s.unwrap_err();
+        assert!(
+            err.contains("not pinned for any party allowed to connect here (P0)"),
+            "{err}"
+        );
+        assert!(c.is_err());
+    }
+
+    struct RawEd25519(PublicKey);
+
+    impl rcgen::PublicKeyData for RawEd25519 {
+        fn der_bytes(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+
+        fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+            &rcgen::PKCS_ED25519
+        }
+    }
+
+    /// A client that presents a certificate carrying P0's *public* key but
+    /// does not hold P0's private key: the pinned key matches, the handshake
+    /// signature does not.
+    #[tokio::test]
+    async fn pinned_public_key_without_its_private_key_is_refused() {
+        let (p0, p1) = (node("p0"), node("p1"));
+        let thief = NodeKey::generate().unwrap();
+        let thief_der = thief.private_key_der();
+        let PrivateKeyDer::Pkcs8(thief_pkcs8) = &thief_der else {
+            unreachable!()
+        };
+        let thief_rcgen =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(thief_pkcs8, &rcgen::PKCS_ED25519)
+                .unwrap();
+        let params = rcgen::CertificateParams::new(vec!["p0".to_owned()]).unwrap();
+        let issuer = rcgen::Issuer::from_params(&params, &thief_rcgen);
+        let forged = params
+            .signed_by(&RawEd25519(p0.public_key()), &issuer)
+            .unwrap();
+        let forged = forged.der().clone();
+        assert_eq!(
+            presented_key(&forged).unwrap(),
+            PresentedKey::Ed25519(p0.public_key())
+        );
+
+        let signer = rustls::crypto::ring::sign::any_eddsa_type(&PrivatePkcs8KeyDer::from(
+            thief_pkcs8.secret_pkcs8_der().to_vec(),
+        ))
+        .unwrap();
+        let certified = rustls::sign::CertifiedKey::new(vec![forged], signer);
+        let verifier = Arc::new(PinnedServerVerifier {
+            peer: PartyId::P1,
+            pinned: p1.public_key(),
+            algs: provider().signature_verification_algorithms,
+        });
+        let client = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+        let (server, _) = p1
+            .server_config(vec![(PartyId::P0, p0.public_key())])
+            .unwrap();
+        let (c, s) = handshake(client, server).await;
+        let err = s.unwrap_err();
+        assert_eq!(err, "invalid peer certificate: BadSignature");
+        assert!(c.is_err());
+    }
+}
