@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sanctuary_template::TemplateKind;
 
-use crate::bench;
+use std::path::PathBuf;
+
+use crate::{bench, client_ops, demo};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -17,9 +19,95 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a whole local network (three node processes, embedded storage,
+    /// loopback mutual TLS), enroll a population, verify and deduplicate,
+    /// report, and shut down.
+    Demo(DemoArgs),
     /// Benchmark MPC matching against a plaintext scan of the same data
     /// (three parties in this process, over in-process channels).
     Bench(BenchArgs),
+    /// Create or inspect a network's keys and configs.
+    #[command(subcommand)]
+    Network(NetworkCmd),
+    /// Run one operator's node.
+    Node {
+        /// The node's config file (written by `network init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Enroll templates (deduplicated by the network first).
+    Enroll(ClientArgs),
+    /// 1:1: does a template match an enrollment?
+    Verify {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The enrollment to compare with.
+        #[arg(long)]
+        enrollment: String,
+    },
+    /// 1:N: is a template already enrolled?
+    Dedupe(ClientArgs),
+    /// Delete an enrollment's shares on every node.
+    Delete {
+        /// The network file.
+        #[arg(long)]
+        network: PathBuf,
+        /// The enrollment to delete.
+        #[arg(long)]
+        enrollment: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NetworkCmd {
+    /// Generate keys and configs for three nodes.
+    Init {
+        /// Number of nodes (this version supports exactly 3).
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Where to write `network.toml` and `node-<i>/`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Host of each node (repeat 3 times for a multi-host network).
+        #[arg(long = "host", default_values_t = ["127.0.0.1".to_string(), "127.0.0.1".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+        /// Network name.
+        #[arg(long, default_value = "sanctuary")]
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClientArgs {
+    /// The network file (`network.toml`).
+    #[arg(long)]
+    pub(crate) network: PathBuf,
+    /// Template JSON files (`{"kind":"embedding","values":[...]}` or
+    /// `{"kind":"iris","code":"0101...","mask":"1111..."}`).
+    #[arg(long = "template", required = true)]
+    pub(crate) templates: Vec<PathBuf>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Number of people to enroll.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) population: usize,
+    /// Genuine and impostor verifications to run (each).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) checks: usize,
+    /// Keep the network's files here instead of a temporary directory.
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Seed for the generated population.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Template kind on the command line.
@@ -65,5 +153,36 @@ pub(crate) struct BenchArgs {
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Network(NetworkCmd::Init {
+            nodes,
+            dir,
+            hosts,
+            name,
+        }) => {
+            if nodes != 3 {
+                anyhow::bail!(
+                    "this version runs networks of exactly 3 nodes (got --nodes {nodes})"
+                );
+            }
+            let hosts: [&str; 3] = match hosts.as_slice() {
+                [a, b, c] => [a.as_str(), b.as_str(), c.as_str()],
+                _ => anyhow::bail!("give --host three times (one per node), or not at all"),
+            };
+            let path = sanctuary_node::init_network(&dir, hosts, &name, Default::default())?;
+            println!(
+                "wrote {} and node-0..2/ (keys are mode 0600; copy each node-<i>/ to its host)",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node { config } => client_ops::node(&config),
+        Command::Enroll(args) => client_ops::enroll(&args),
+        Command::Verify { client, enrollment } => client_ops::verify(&client, &enrollment),
+        Command::Dedupe(args) => client_ops::dedupe(&args),
+        Command::Delete {
+            network,
+            enrollment,
+        } => client_ops::delete(&network, &enrollment),
     }
 }

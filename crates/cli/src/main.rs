@@ -7,6 +7,8 @@ use clap::Parser;
 
 mod bench;
 mod cli;
+mod client_ops;
+mod demo;
 mod synth;
 
 fn main() -> ExitCode {

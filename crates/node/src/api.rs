@@ -1,0 +1,239 @@
+//! The client API: HTTP/JSON, one router built by [`router`] so tests can
+//! drive it without a socket. Errors become JSON bodies with a code and a
+//! message in one place ([`IntoResponse`] for [`NodeError`]).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sanctuary_store::EnrollmentId;
+use serde_json::json;
+
+use crate::NodeError;
+use crate::engine::{Node, Outcome};
+use crate::wire::{
+    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EnrollStatus, ErrorBody,
+    MatchRequest, MatchResponse, Op,
+};
+
+impl IntoResponse for NodeError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            NodeError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            NodeError::NotCoordinator(_) => (StatusCode::MISDIRECTED_REQUEST, "not_coordinator"),
+            NodeError::PeerUnavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "peer_unavailable")
+            }
+            NodeError::OutOfStep(_) | NodeError::Halted(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "out_of_step")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        // Include the source chain: it names the failing part, never a secret.
+        let mut message = self.to_string();
+        let mut src = std::error::Error::source(&self);
+        while let Some(s) = src {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            src = s.source();
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: code.into(),
+                message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn check_request_id(id: &str) -> Result<(), NodeError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(NodeError::BadRequest(
+            "request_id must be 32 hex characters".into(),
+        ))
+    }
+}
+
+fn check_shares(n: usize) -> Result<(), NodeError> {
+    if n == 3 {
+        Ok(())
+    } else {
+        Err(NodeError::BadRequest(format!(
+            "expected 3 sealed shares (one per node), got {n}"
+        )))
+    }
+}
+
+async fn enroll(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    check_shares(req.shares.len())?;
+    let id = EnrollmentId(rand::random());
+    let op = Op::Enroll {
+        kind: req.kind,
+        enrollment_id: id,
+        subject: req.subject,
+    };
+    let (seq, outcome, _) = node
+        .coordinate(&req.request_id, op, Some(req.shares), None)
+        .await?;
+    Ok(Json(match outcome {
+        Outcome::Enrolled(id) => EnrollResponse {
+            status: EnrollStatus::Enrolled,
+            enrollment_id: Some(id),
+            seq,
+        },
+        _ => EnrollResponse {
+            status: EnrollStatus::AlreadyEnrolled,
+            enrollment_id: None,
+            seq,
+        },
+    }))
+}
+
+async fn run_match(
+    node: &Node,
+    req: MatchRequest,
+    op: Op,
+) -> Result<Json<MatchResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    check_shares(req.shares.len())?;
+    let (seq, _, results) = node
+        .coordinate(&req.request_id, op, Some(req.shares), Some(req.client_key))
+        .await?;
+    Ok(Json(MatchResponse { seq, results }))
+}
+
+async fn verify(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<MatchRequest>,
+) -> Result<Json<MatchResponse>, NodeError> {
+    let enrollment_id = req
+        .enrollment_id
+        .ok_or_else(|| NodeError::BadRequest("verify needs enrollment_id".into()))?;
+    let op = Op::Verify {
+        kind: req.kind,
+        enrollment_id,
+    };
+    run_match(&node, req, op).await
+}
+
+async fn dedupe(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<MatchRequest>,
+) -> Result<Json<MatchResponse>, NodeError> {
+    if req.enrollment_id.is_some() {
+        return Err(NodeError::BadRequest(
+            "dedupe takes no enrollment_id".into(),
+        ));
+    }
+    let op = Op::Dedupe { kind: req.kind };
+    run_match(&node, req, op).await
+}
+
+async fn delete(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<DeleteRequest>,
+) -> Result<Json<DeleteResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    let op = Op::Delete {
+        enrollment_id: req.enrollment_id,
+    };
+    let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
+    Ok(Json(DeleteResponse { seq, deleted: true }))
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
+    let st = node.state.lock().await;
+    let (emb, iris) = st.counts();
+    let links: Vec<_> = node
+        .mesh
+        .links()
+        .into_iter()
+        .map(|l| json!({"peer": l.peer, "connected": l.connected, "last_error": l.last_error}))
+        .collect();
+    let halted = node.halted.lock().ok().and_then(|h| h.clone());
+    let ready = halted.is_none() && node.mesh.links().iter().all(|l| l.connected);
+    Json(json!({
+        "network": node.cfg.network,
+        "party": node.party(),
+        "ready": ready,
+        "halted": halted,
+        "next_seq": st.next_seq,
+        "enrolled": {"embedding": emb, "iris": iris},
+        "storage": node.storage(),
+        "seal_key": node.seal_public(),
+        "links": links,
+    }))
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    let st = node.state.lock().await;
+    let (emb, iris) = st.counts();
+    let party = node.party().index();
+    let mut out = String::new();
+    out.push_str("# HELP sanctuary_operations_total Operations this node took part in.\n# TYPE sanctuary_operations_total counter\n");
+    for (name, v) in &node.metrics.ops {
+        out.push_str(&format!(
+            "sanctuary_operations_total{{party=\"{party}\",op=\"{name}\"}} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str("# HELP sanctuary_operation_failures_total Operations that failed on this node.\n# TYPE sanctuary_operation_failures_total counter\n");
+    out.push_str(&format!(
+        "sanctuary_operation_failures_total{{party=\"{party}\"}} {}\n",
+        node.metrics.failures.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP sanctuary_mpc_bytes_sent_total Bytes this node sent in MPC sessions.\n# TYPE sanctuary_mpc_bytes_sent_total counter\n");
+    out.push_str(&format!(
+        "sanctuary_mpc_bytes_sent_total{{party=\"{party}\"}} {}\n",
+        node.metrics.bytes_sent.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP sanctuary_enrolled Enrollments held.\n# TYPE sanctuary_enrolled gauge\n");
+    out.push_str(&format!(
+        "sanctuary_enrolled{{party=\"{party}\",kind=\"embedding\"}} {emb}\n"
+    ));
+    out.push_str(&format!(
+        "sanctuary_enrolled{{party=\"{party}\",kind=\"iris\"}} {iris}\n"
+    ));
+    out.push_str(&format!(
+        "sanctuary_next_seq{{party=\"{party}\"}} {}\n",
+        st.next_seq
+    ));
+    ([("content-type", "text/plain; version=0.0.4")], out)
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
+
+/// The client API router of `node`.
+pub fn router(node: Arc<Node>) -> Router {
+    let limit = node.cfg.max_body_bytes;
+    // Every node serves every route; operations on a node other than the
+    // coordinator answer 421 naming the coordinator.
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/verify", post(verify))
+        .route("/v1/dedupe", post(dedupe))
+        .route("/v1/delete", post(delete))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(node)
+}

@@ -1,0 +1,192 @@
+//! Node and network configuration files (TOML), parsed in two layers: serde
+//! structs with no I/O, then checks that name the bad field.
+
+use std::path::{Path, PathBuf};
+
+use sanctuary_net::PublicKey;
+use sanctuary_share::PartyId;
+use sanctuary_template::{EmbeddingParams, IrisParams};
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+
+/// Matching parameters: identical on every node and client of a network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingConfig {
+    /// Embedding layout and threshold.
+    #[serde(default)]
+    pub embedding: EmbeddingParams,
+    /// Iris layout, rotations and threshold.
+    #[serde(default)]
+    pub iris: IrisParams,
+}
+
+/// Another node as this node knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// Its party id.
+    pub party: PartyId,
+    /// Its peer-link address (`host:port`).
+    pub peer_addr: String,
+    /// Its pinned identity key (`ed25519:...`).
+    pub key: PublicKey,
+}
+
+/// One operator's node configuration (`node.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Network name; every node and client must agree.
+    pub network: String,
+    /// This node's party id (no default: a missing id is an error, never P0).
+    pub party: PartyId,
+    /// Directory for the node's keys and default database.
+    pub data_dir: PathBuf,
+    /// Client API listen address (`host:port`).
+    pub api_listen: String,
+    /// Peer-link listen address (`host:port`).
+    pub peer_listen: String,
+    /// Storage URL: `sqlite://PATH` (default `sqlite://<data_dir>/node.db`) or
+    /// `postgres://...`.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// The two other nodes.
+    pub peers: Vec<PeerEntry>,
+    /// Matching parameters (defaults: 512-d embeddings at cosine 0.5; iris
+    /// 16x200x4 with +-15 rotations at HD 0.345).
+    #[serde(default)]
+    pub matching: MatchingConfig,
+    /// Largest request body accepted, in bytes (default 64 MiB).
+    #[serde(default = "default_body_limit")]
+    pub max_body_bytes: usize,
+    /// Seconds a node waits for a peer inside an operation (default 30).
+    #[serde(default = "default_peer_timeout")]
+    pub peer_timeout_s: u64,
+}
+
+fn default_body_limit() -> usize {
+    64 << 20
+}
+
+fn default_peer_timeout() -> u64 {
+    30
+}
+
+impl NodeConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Self, NodeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NodeError::ConfigIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        let cfg: NodeConfig = toml::from_str(&text).map_err(|e| NodeError::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        cfg.check().map_err(|message| NodeError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.peers.len() != 2 {
+            return Err(format!(
+                "`peers` must list the 2 other nodes, found {}",
+                self.peers.len()
+            ));
+        }
+        if self.peers.iter().any(|p| p.party == self.party)
+            || self.peers[0].party == self.peers[1].party
+        {
+            return Err("`peers` must be the two parties other than this one".into());
+        }
+        self.matching
+            .embedding
+            .validate()
+            .map_err(|e| format!("matching.embedding: {e}"))?;
+        self.matching
+            .iris
+            .validate()
+            .map_err(|e| format!("matching.iris: {e}"))?;
+        if self.max_body_bytes < 1024 {
+            return Err("`max_body_bytes` must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The storage URL in force.
+    pub fn storage_url(&self) -> String {
+        self.storage
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("node.db").display()))
+    }
+
+    /// Path of the identity key.
+    pub fn key_path(&self) -> PathBuf {
+        sanctuary_net::default_key_path(&self.data_dir)
+    }
+
+    /// Path of the X25519 key that opens sealed shares.
+    pub fn seal_key_path(&self) -> PathBuf {
+        self.data_dir.join("seal-key.bin")
+    }
+}
+
+/// A node as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// Party id.
+    pub party: PartyId,
+    /// Client API base URL, e.g. `http://127.0.0.1:7100`.
+    pub api_url: String,
+    /// Identity key (pinned by peers).
+    pub key: PublicKey,
+    /// X25519 public key (base64) that shares are sealed to.
+    pub seal_key: String,
+}
+
+/// The public description of a network (`network.toml`) that clients load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFile {
+    /// Network name.
+    pub network: String,
+    /// The three nodes, by party.
+    pub nodes: Vec<NodeEntry>,
+    /// Matching parameters.
+    #[serde(default)]
+    pub matching: MatchingConfig,
+}
+
+impl NetworkFile {
+    /// Reads and checks a network file.
+    pub fn load(path: &Path) -> Result<Self, NodeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NodeError::ConfigIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        let net: NetworkFile = toml::from_str(&text).map_err(|e| NodeError::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        for (i, p) in PartyId::ALL.iter().enumerate() {
+            if net.nodes.get(i).map(|n| n.party) != Some(*p) {
+                return Err(NodeError::Config {
+                    path: path.to_owned(),
+                    message: "`nodes` must list parties 0, 1, 2 in order".into(),
+                });
+            }
+        }
+        Ok(net)
+    }
+
+    /// The node coordinating operations (party 0).
+    pub fn leader(&self) -> &NodeEntry {
+        &self.nodes[0]
+    }
+}

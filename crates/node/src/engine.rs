@@ -1,0 +1,650 @@
+//! The node: its state (galleries in the agreed order), the coordinator's
+//! sequencing of operations, and the execution of one operation, which is the
+//! same code on all three nodes.
+//!
+//! Order: party 0 coordinates. For each operation it takes the next sequence
+//! number, announces `OpStart` to the two others on the control session, and
+//! all three run the operation in a session of its own. The session opens
+//! with a position check (next sequence number, hash of the op-log head, and
+//! a digest of the announced op); a node whose position differs stops serving
+//! and says why. Operations run one at a time, so galleries change in the
+//! same order everywhere and entry positions line up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sanctuary_mpc::{Gallery, Scope, Session, match_gallery, open_bits};
+use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
+use sanctuary_share::{PartyId, ShareVec};
+use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store};
+use sanctuary_template::TemplateKind;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use zeroize::Zeroizing;
+
+use crate::seal::{SealKey, SealedBox, seal};
+use crate::wire::{LogRecord, Op, OpDone, OpStart, Position};
+use crate::{NodeConfig, NodeError};
+
+/// Operation counters for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(crate) ops: BTreeMap<&'static str, AtomicU64>,
+    pub(crate) failures: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut ops = BTreeMap::new();
+        for name in ["enroll", "verify", "dedupe", "delete"] {
+            ops.insert(name, AtomicU64::new(0));
+        }
+        Self {
+            ops,
+            ..Default::default()
+        }
+    }
+}
+
+/// One kind's gallery and the ids of its entries, position by position.
+#[derive(Debug)]
+struct KindState {
+    gallery: Gallery<u32>,
+    ids: Vec<EnrollmentId>,
+}
+
+/// The node's replicated state.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) next_seq: u64,
+    pub(crate) head: [u8; 32],
+    embedding: KindState,
+    iris: KindState,
+}
+
+impl State {
+    fn kind(&mut self, kind: TemplateKind) -> &mut KindState {
+        match kind {
+            TemplateKind::Embedding => &mut self.embedding,
+            TemplateKind::Iris => &mut self.iris,
+        }
+    }
+
+    /// Enrolled count per kind.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.embedding.ids.len(), self.iris.ids.len())
+    }
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) cfg: NodeConfig,
+    pub(crate) mesh: PeerMesh,
+    store: Store,
+    seal: SealKey,
+    pub(crate) state: Mutex<State>,
+    control: Mutex<Option<MeshSession>>,
+    pub(crate) halted: std::sync::Mutex<Option<String>>,
+    pub(crate) metrics: Metrics,
+}
+
+/// Parses a party's share bytes (`own || next`, little-endian u32).
+pub(crate) fn share_from_bytes(
+    party: PartyId,
+    bytes: &[u8],
+    len: usize,
+) -> Result<ShareVec<u32>, NodeError> {
+    if bytes.len() != 2 * 4 * len {
+        return Err(NodeError::BadRequest(format!(
+            "share has {} bytes, expected {} for this template kind",
+            bytes.len(),
+            8 * len
+        )));
+    }
+    let words: Vec<u32> = bytemuck::pod_collect_to_vec(bytes);
+    let (own, next) = words.split_at(len);
+    ShareVec::from_parts(party, own.to_vec(), next.to_vec())
+        .map_err(|e| NodeError::BadRequest(e.to_string()))
+}
+
+/// Serialises a share as `own || next`.
+pub fn share_to_bytes(s: &ShareVec<u32>) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(Vec::with_capacity(8 * s.len()));
+    v.extend_from_slice(bytemuck::cast_slice(s.own()));
+    v.extend_from_slice(bytemuck::cast_slice(s.next()));
+    v
+}
+
+/// The context a share or a result is sealed under: request id and party.
+pub(crate) fn seal_context(request_id: &str, party: PartyId, what: &str) -> Vec<u8> {
+    format!("{what}/{request_id}/{party}").into_bytes()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Session id of an operation: unique per (seq, request), never the control
+/// session (0) nor the heartbeat session.
+fn session_id(seq: u64, request_id: &str) -> u64 {
+    let h = Sha256::new()
+        .chain_update(b"sanctuary-session-v1")
+        .chain_update(seq.to_be_bytes())
+        .chain_update(request_id.as_bytes())
+        .finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(b) >> 2) + 1
+}
+
+fn digest(start: &OpStart) -> String {
+    // The parts every node sees identically (shares differ per node).
+    let canon = serde_json::json!({
+        "seq": start.seq, "request_id": start.request_id, "time_ms": start.time_ms,
+        "op": start.op, "client_key": start.client_key,
+    });
+    hex::encode(Sha256::digest(canon.to_string().as_bytes()))
+}
+
+const CONTROL_SESSION: u64 = 0;
+
+impl Node {
+    /// Loads keys and storage, rebuilds the galleries, and starts the peer
+    /// links. Follower nodes also start listening for the coordinator.
+    pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        let party = cfg.party;
+        let key = NodeKey::load(cfg.key_path())?;
+        let seal = load_seal_key(&cfg)?;
+        let store = Store::open(&cfg.storage_url()).await?;
+        let loaded = store.load().await?;
+        let m = cfg.matching;
+        let mut state = State {
+            next_seq: loaded.next_seq,
+            head: loaded.head_hash,
+            embedding: KindState {
+                gallery: Gallery::Embedding {
+                    gallery: sanctuary_mpc::EmbeddingGallery::new(party, m.embedding.dim),
+                    threshold: m.embedding.threshold_int(),
+                },
+                ids: Vec::new(),
+            },
+            iris: KindState {
+                gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
+                ids: Vec::new(),
+            },
+        };
+        for e in &loaded.enrollments {
+            let kind = parse_kind(&e.kind)?;
+            let ks = state.kind(kind);
+            let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
+            ks.gallery.push(&share)?;
+            ks.ids.push(e.id);
+        }
+        let peers = cfg
+            .peers
+            .iter()
+            .map(|p| PeerConfig {
+                party: p.party,
+                addr: p.peer_addr.clone(),
+                key: p.key,
+            })
+            .collect();
+        let mut mesh_cfg = MeshConfig::new(party, peers);
+        mesh_cfg.io_timeout = Duration::from_secs(cfg.peer_timeout_s);
+        let mesh = PeerMesh::bind(mesh_cfg, key, &cfg.peer_listen).await?;
+        tracing::info!(%party, enrolled = loaded.enrollments.len(), next_seq = loaded.next_seq, "node started");
+        let node = Arc::new(Node {
+            cfg,
+            mesh,
+            store,
+            seal,
+            state: Mutex::new(state),
+            control: Mutex::new(None),
+            halted: std::sync::Mutex::new(None),
+            metrics: Metrics::new(),
+        });
+        if party != PartyId::P0 {
+            tokio::spawn(follow(Arc::clone(&node)));
+        }
+        Ok(node)
+    }
+
+    /// This node's party.
+    pub fn party(&self) -> PartyId {
+        self.cfg.party
+    }
+
+    /// The X25519 key clients seal shares to (base64).
+    pub fn seal_public(&self) -> String {
+        self.seal.public()
+    }
+
+    /// The storage backend name.
+    pub fn storage(&self) -> String {
+        self.store.backend().to_string()
+    }
+
+    fn check_halted(&self) -> Result<(), NodeError> {
+        match self.halted.lock().map(|h| h.clone()) {
+            Ok(Some(reason)) => Err(NodeError::Halted(reason)),
+            Ok(None) => Ok(()),
+            Err(_) => Err(NodeError::Halted("state lock poisoned".into())),
+        }
+    }
+
+    /// Coordinator: runs `op` on all three nodes and returns the sealed
+    /// decision shares (match ops) and the outcome.
+    pub(crate) async fn coordinate(
+        &self,
+        request_id: &str,
+        op: Op,
+        shares: Option<Vec<SealedBox>>,
+        client_key: Option<String>,
+    ) -> Result<(u64, Outcome, Vec<SealedBox>), NodeError> {
+        if self.party() != PartyId::P0 {
+            return Err(NodeError::NotCoordinator(self.party()));
+        }
+        self.check_halted()?;
+        let mut st = self.state.lock().await;
+        let seq = st.next_seq;
+        let time_ms = now_ms();
+        let start_for = |p: PartyId| OpStart {
+            seq,
+            request_id: request_id.to_owned(),
+            time_ms,
+            op: op.clone(),
+            share: shares.as_ref().and_then(|s| s.get(p.index()).cloned()),
+            client_key: client_key.clone(),
+        };
+        {
+            // The control session is tied to the links that were up when it
+            // opened: reopen it after any failure (a peer restarted).
+            let mut control = self.control.lock().await;
+            if control.is_none() {
+                *control = Some(self.mesh.session(CONTROL_SESSION)?);
+            }
+            for p in [PartyId::P1, PartyId::P2] {
+                let msg = serde_json::to_vec(&start_for(p))
+                    .map_err(|e| NodeError::BadRequest(e.to_string()))?;
+                let sent = match control.as_mut() {
+                    Some(ctl) => sanctuary_mpc::Transport::send(ctl, p, msg).await,
+                    None => Err(sanctuary_mpc::TransportError::Closed { peer: p }),
+                };
+                if let Err(e) = sent {
+                    *control = None;
+                    return Err(e.into());
+                }
+            }
+        }
+        let own = start_for(PartyId::P0);
+        let (outcome, result, mut transport) = self.run_op(&mut st, &own).await?;
+        let mut results = Vec::new();
+        if let Some(r) = result {
+            results.push(r);
+        }
+        for p in [PartyId::P1, PartyId::P2] {
+            let bytes = sanctuary_mpc::Transport::recv(&mut transport, p).await?;
+            let done: OpDone = serde_json::from_slice(&bytes)
+                .map_err(|e| NodeError::OutOfStep(format!("{p} sent a bad result: {e}")))?;
+            if let Some(r) = done.result {
+                results.push(r);
+            }
+        }
+        Ok((seq, outcome, results))
+    }
+
+    /// Runs one operation as this party (all three nodes run this).
+    async fn run_op(
+        &self,
+        st: &mut State,
+        start: &OpStart,
+    ) -> Result<(Outcome, Option<SealedBox>, MeshSession), NodeError> {
+        let party = self.party();
+        let metric = self.metrics.ops.get(start.op.name());
+        let mut transport = self
+            .mesh
+            .session(session_id(start.seq, &start.request_id))?;
+        // Position check.
+        let mine = Position {
+            next_seq: st.next_seq,
+            head: hex::encode(st.head),
+            op_digest: digest(start),
+        };
+        let bytes = serde_json::to_vec(&mine).map_err(|e| NodeError::BadRequest(e.to_string()))?;
+        for p in [party.next(), party.prev()] {
+            sanctuary_mpc::Transport::send(&mut transport, p, bytes.clone()).await?;
+        }
+        let mut theirs = Vec::new();
+        for p in [party.next(), party.prev()] {
+            let b = sanctuary_mpc::Transport::recv(&mut transport, p).await?;
+            let pos: Position = serde_json::from_slice(&b)
+                .map_err(|e| NodeError::OutOfStep(format!("{p} sent a bad position: {e}")))?;
+            theirs.push((p, pos));
+        }
+        if start.seq != st.next_seq || theirs.iter().any(|(_, p)| *p != mine) {
+            let detail = format!(
+                "op {} announced; {party} at seq {} head {}; {}",
+                start.seq,
+                mine.next_seq,
+                &mine.head[..12],
+                theirs
+                    .iter()
+                    .map(|(p, pos)| format!(
+                        "{p} at seq {} head {}",
+                        pos.next_seq,
+                        &pos.head[..12.min(pos.head.len())]
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            // The two peers agree with each other but not with us: we are the
+            // one out of step, so stop serving until an operator intervenes.
+            if theirs[0].1 == theirs[1].1 && theirs[0].1 != mine {
+                if let Ok(mut h) = self.halted.lock() {
+                    *h = Some(detail.clone());
+                }
+                tracing::error!(%party, %detail, "out of step: halting");
+            }
+            return Err(NodeError::OutOfStep(detail));
+        }
+        let mut sess = Session::setup(transport).await?;
+        let context = |what| seal_context(&start.request_id, party, what);
+        let open_share = |st: &mut State, kind: TemplateKind| -> Result<ShareVec<u32>, NodeError> {
+            let sealed = start
+                .share
+                .as_ref()
+                .ok_or_else(|| NodeError::BadRequest("missing share".into()))?;
+            let bytes = self
+                .seal
+                .open(sealed, &context("share"))
+                .map_err(|e| NodeError::BadRequest(format!("share for {party}: {e}")))?;
+            share_from_bytes(party, &bytes, st.kind(kind).gallery.share_len())
+        };
+        let seal_result = |bits: &sanctuary_mpc::BitShares| -> Result<SealedBox, NodeError> {
+            let key = start
+                .client_key
+                .as_ref()
+                .ok_or_else(|| NodeError::BadRequest("missing client_key".into()))?;
+            let w = bits.words();
+            let mut bytes = Zeroizing::new(Vec::new());
+            bytes.extend_from_slice(bytemuck::cast_slice(w.own()));
+            bytes.extend_from_slice(bytemuck::cast_slice(w.next()));
+            seal(key, &context("result"), &bytes).map_err(|e| NodeError::BadRequest(e.to_string()))
+        };
+        let (outcome, change, result) = match &start.op {
+            Op::Enroll {
+                kind,
+                enrollment_id,
+                subject,
+            } => {
+                let share = open_share(st, *kind)?;
+                let ks = st.kind(*kind);
+                let duplicate = if ks.gallery.is_empty() {
+                    false
+                } else {
+                    let n = ks.gallery.len();
+                    let bits = match_gallery(
+                        &mut sess,
+                        &ks.gallery,
+                        0..n,
+                        std::slice::from_ref(&share),
+                        Scope::Any,
+                    )
+                    .await?;
+                    // The nodes themselves must learn "duplicate or not" to
+                    // decide whether to store; nothing else is opened.
+                    open_bits(&mut sess, &bits)
+                        .await?
+                        .first()
+                        .copied()
+                        .unwrap_or(false)
+                };
+                if duplicate {
+                    (Outcome::AlreadyEnrolled, StateChange::None, None)
+                } else {
+                    let change = StateChange::Enroll {
+                        id: *enrollment_id,
+                        kind: kind.to_string(),
+                        share: share_to_bytes(&share),
+                        subject: subject.clone(),
+                    };
+                    (Outcome::Enrolled(*enrollment_id), change, None)
+                }
+            }
+            Op::Verify {
+                kind,
+                enrollment_id,
+            } => {
+                let share = open_share(st, *kind)?;
+                let ks = st.kind(*kind);
+                let idx = ks
+                    .ids
+                    .iter()
+                    .position(|i| i == enrollment_id)
+                    .ok_or_else(|| NodeError::NotFound(enrollment_id.to_string()))?;
+                let bits = match_gallery(
+                    &mut sess,
+                    &ks.gallery,
+                    idx..idx + 1,
+                    std::slice::from_ref(&share),
+                    Scope::Any,
+                )
+                .await?;
+                (
+                    Outcome::Matched,
+                    StateChange::None,
+                    Some(seal_result(&bits)?),
+                )
+            }
+            Op::Dedupe { kind } => {
+                let share = open_share(st, *kind)?;
+                let ks = st.kind(*kind);
+                let bits = if ks.gallery.is_empty() {
+                    // A sharing of "no match": all-zero components.
+                    sanctuary_mpc::BitShares::from_words(
+                        ShareVec::from_parts(party, vec![0u64], vec![0u64])
+                            .map_err(sanctuary_mpc::MpcError::from)?,
+                        1,
+                    )?
+                } else {
+                    let n = ks.gallery.len();
+                    match_gallery(
+                        &mut sess,
+                        &ks.gallery,
+                        0..n,
+                        std::slice::from_ref(&share),
+                        Scope::Any,
+                    )
+                    .await?
+                };
+                (
+                    Outcome::Matched,
+                    StateChange::None,
+                    Some(seal_result(&bits)?),
+                )
+            }
+            Op::Delete { enrollment_id } => {
+                let found = [TemplateKind::Embedding, TemplateKind::Iris]
+                    .into_iter()
+                    .any(|k| st.kind(k).ids.contains(enrollment_id));
+                if !found {
+                    return Err(NodeError::NotFound(enrollment_id.to_string()));
+                }
+                (
+                    Outcome::Deleted,
+                    StateChange::Delete { id: *enrollment_id },
+                    None,
+                )
+            }
+        };
+        let record = LogRecord {
+            version: 1,
+            seq: start.seq,
+            time_ms: start.time_ms,
+            op: start.op.clone(),
+            outcome: outcome.label().into(),
+        };
+        let entry =
+            serde_json::to_vec(&record).map_err(|e| NodeError::BadRequest(e.to_string()))?;
+        let applied = AppliedOp {
+            seq: start.seq,
+            entry,
+            change,
+        };
+        self.store.apply(&applied).await?;
+        let head = self.store.ops(start.seq, start.seq + 1).await?;
+        if let Some(rec) = head.first() {
+            st.head = rec.hash;
+        }
+        st.next_seq = start.seq + 1;
+        match applied.change {
+            StateChange::Enroll {
+                id,
+                ref share,
+                ref kind,
+                ..
+            } => {
+                let kind = parse_kind(kind)?;
+                let ks = st.kind(kind);
+                let s = share_from_bytes(party, share, ks.gallery.share_len())?;
+                ks.gallery.push(&s)?;
+                ks.ids.push(id);
+            }
+            StateChange::Delete { id } => {
+                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
+                    let ks = st.kind(k);
+                    if let Some(idx) = ks.ids.iter().position(|i| *i == id) {
+                        ks.gallery.remove(idx)?;
+                        ks.ids.remove(idx);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(m) = metric {
+            m.fetch_add(1, Ordering::Relaxed);
+        }
+        self.metrics
+            .bytes_sent
+            .fetch_add(sess.stats().bytes_sent, Ordering::Relaxed);
+        Ok((outcome, result, sess.into_transport()))
+    }
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Enrolled(EnrollmentId),
+    AlreadyEnrolled,
+    Matched,
+    Deleted,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Enrolled(_) => "enrolled",
+            Outcome::AlreadyEnrolled => "already_enrolled",
+            Outcome::Matched => "decision_sealed_to_client",
+            Outcome::Deleted => "deleted",
+        }
+    }
+}
+
+fn parse_kind(s: &str) -> Result<TemplateKind, NodeError> {
+    match s {
+        "embedding" => Ok(TemplateKind::Embedding),
+        "iris" => Ok(TemplateKind::Iris),
+        other => Err(NodeError::OutOfStep(format!(
+            "stored enrollment has unknown kind {other:?}"
+        ))),
+    }
+}
+
+fn load_seal_key(cfg: &NodeConfig) -> Result<SealKey, NodeError> {
+    let path = cfg.seal_key_path();
+    let bytes = Zeroizing::new(std::fs::read(&path).map_err(|e| NodeError::Key {
+        path: path.clone(),
+        message: e.to_string(),
+    })?);
+    let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| NodeError::Key {
+        path: path.clone(),
+        message: format!("expected 32 bytes, found {}", bytes.len()),
+    })?;
+    Ok(SealKey::from_bytes(arr))
+}
+
+/// Follower loop: runs each operation the coordinator announces, in order.
+async fn follow(node: Arc<Node>) {
+    let party = node.party();
+    let mut control: Option<MeshSession> = None;
+    loop {
+        if control.is_none() {
+            if node
+                .mesh
+                .wait_connected(Duration::from_secs(5))
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            match node.mesh.session(CONTROL_SESSION) {
+                Ok(s) => control = Some(s),
+                Err(e) => {
+                    tracing::warn!(%party, error = %e, "cannot open the control session");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(ctl) = control.as_mut() else {
+            continue;
+        };
+        let bytes = match sanctuary_mpc::Transport::recv(ctl, PartyId::P0).await {
+            Ok(b) => b,
+            Err(sanctuary_mpc::TransportError::Timeout { .. }) => continue,
+            Err(e) => {
+                // The link to the coordinator dropped: reopen once it is back.
+                tracing::debug!(%party, error = %e, "control channel closed; reopening");
+                control = None;
+                continue;
+            }
+        };
+        let start: OpStart = match serde_json::from_slice(&bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%party, error = %e, "malformed control message ignored");
+                continue;
+            }
+        };
+        if node.check_halted().is_err() {
+            continue;
+        }
+        let mut st = node.state.lock().await;
+        match node.run_op(&mut st, &start).await {
+            Ok((_, result, mut transport)) => {
+                let done = OpDone { result };
+                match serde_json::to_vec(&done) {
+                    Ok(msg) => {
+                        if let Err(e) =
+                            sanctuary_mpc::Transport::send(&mut transport, PartyId::P0, msg).await
+                        {
+                            tracing::warn!(%party, seq = start.seq, error = %e, "could not return result");
+                        }
+                    }
+                    Err(e) => tracing::warn!(%party, error = %e, "could not encode result"),
+                }
+            }
+            Err(e) => {
+                node.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%party, seq = start.seq, op = start.op.name(), error = %e, "operation failed");
+            }
+        }
+    }
+}

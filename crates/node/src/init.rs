@@ -1,0 +1,130 @@
+//! `sanctuary network init`: keys and configs for a network on one machine
+//! (loopback, free ports) or, with explicit hosts, across machines.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use sanctuary_net::NodeKey;
+use sanctuary_share::PartyId;
+
+use crate::NodeError;
+use crate::config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
+use crate::seal::SealKey;
+
+fn free_port(host: &str) -> Result<u16, NodeError> {
+    let l = TcpListener::bind((host, 0)).map_err(|e| NodeError::Config {
+        path: PathBuf::from(host),
+        message: format!("cannot find a free port: {e}"),
+    })?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| NodeError::Config {
+            path: PathBuf::from(host),
+            message: e.to_string(),
+        })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), NodeError> {
+    std::fs::write(path, text).map_err(|source| NodeError::ConfigIo {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| NodeError::ConfigIo {
+            path: path.to_owned(),
+            source,
+        })?;
+    f.write_all(bytes).map_err(|source| NodeError::ConfigIo {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes `DIR/network.toml` and `DIR/node-<i>/{node.toml, keys}` for three
+/// nodes on `hosts` (one per node; all `127.0.0.1` for a local network),
+/// with free ports. Refuses to overwrite an existing network.
+pub fn init_network(
+    dir: &Path,
+    hosts: [&str; 3],
+    network: &str,
+    matching: MatchingConfig,
+) -> Result<PathBuf, NodeError> {
+    let net_path = dir.join("network.toml");
+    if net_path.exists() {
+        return Err(NodeError::Config {
+            path: net_path,
+            message: "a network already exists here; choose another directory".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| NodeError::ConfigIo {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut entries = Vec::new();
+    let mut peers = Vec::new();
+    let mut listens = Vec::new();
+    for (party, host) in PartyId::ALL.into_iter().zip(hosts) {
+        let data_dir = dir.join(format!("node-{}", party.index()));
+        std::fs::create_dir_all(&data_dir).map_err(|source| NodeError::ConfigIo {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let key = NodeKey::generate()?;
+        key.save(sanctuary_net::default_key_path(&data_dir))?;
+        let seal = SealKey::generate();
+        write_secret(&data_dir.join("seal-key.bin"), seal.to_bytes().as_slice())?;
+        let api = format!("{host}:{}", free_port(host)?);
+        let peer = format!("{host}:{}", free_port(host)?);
+        entries.push(NodeEntry {
+            party,
+            api_url: format!("http://{api}"),
+            key: key.public_key(),
+            seal_key: seal.public(),
+        });
+        peers.push(PeerEntry {
+            party,
+            peer_addr: peer.clone(),
+            key: key.public_key(),
+        });
+        listens.push((data_dir, api, peer));
+    }
+    for (party, (data_dir, api, peer)) in PartyId::ALL.into_iter().zip(listens) {
+        let cfg = NodeConfig {
+            network: network.to_owned(),
+            party,
+            data_dir: data_dir.clone(),
+            api_listen: api,
+            peer_listen: peer,
+            storage: None,
+            peers: peers.iter().filter(|p| p.party != party).cloned().collect(),
+            matching,
+            max_body_bytes: 64 << 20,
+            peer_timeout_s: 30,
+        };
+        let text = toml::to_string(&cfg).map_err(|e| NodeError::Config {
+            path: data_dir.clone(),
+            message: e.to_string(),
+        })?;
+        write(&data_dir.join("node.toml"), &text)?;
+    }
+    let net = NetworkFile {
+        network: network.to_owned(),
+        nodes: entries,
+        matching,
+    };
+    let text = toml::to_string(&net).map_err(|e| NodeError::Config {
+        path: net_path.clone(),
+        message: e.to_string(),
+    })?;
+    write(&net_path, &text)?;
+    Ok(net_path)
+}

@@ -1,0 +1,58 @@
+//! A Sanctuary operator node, and the client library that talks to a
+//! network of three.
+//!
+//! ```text
+//!  client ──HTTP/JSON──▶ P0 (coordinator) ──control──▶ P1, P2
+//!    │  shares sealed to each node   │        mutual TLS, pinned keys
+//!    ◀── decision shares sealed to the client (only it learns the bit)
+//! ```
+//!
+//! The node keeps its shares in memory for matching and in its database
+//! (`sanctuary-store`) for durability; every state change is applied in the
+//! coordinator's order, checked at the start of each operation.
+#![deny(clippy::unwrap_used)]
+#![warn(missing_docs)]
+
+mod api;
+mod client;
+mod config;
+mod engine;
+mod error;
+mod init;
+mod openapi;
+pub mod seal;
+pub mod wire;
+
+use std::sync::Arc;
+
+// The public interface is:
+pub use api::router;
+pub use client::Client;
+pub use config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
+pub use engine::{Node, share_to_bytes};
+pub use error::NodeError;
+pub use init::init_network;
+
+/// Runs a node until `shutdown` completes: peer links, follower loop and the
+/// client API.
+pub async fn serve(
+    cfg: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let listen = cfg.api_listen.clone();
+    let node: Arc<Node> = Node::start(cfg).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| NodeError::Config {
+            path: listen.clone().into(),
+            message: format!("cannot listen for the client API: {e}"),
+        })?;
+    tracing::info!(party = %node.party(), api = %listen, "client API listening");
+    axum::serve(listener, router(node))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| NodeError::Config {
+            path: listen.into(),
+            message: e.to_string(),
+        })
+}

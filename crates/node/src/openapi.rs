@@ -1,0 +1,52 @@
+//! The OpenAPI 3.1 description of the client API, served at `/openapi.json`.
+
+use serde_json::{Value, json};
+
+fn sealed() -> Value {
+    json!({"type": "object", "required": ["epk", "nonce", "ct"], "additionalProperties": false,
+        "properties": {"epk": {"type": "string"}, "nonce": {"type": "string"}, "ct": {"type": "string"}}})
+}
+
+fn op(summary: &str, request: Value, response: Value) -> Value {
+    json!({"post": {"summary": summary,
+    "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
+    "responses": {
+        "200": {"description": "done", "content": {"application/json": {"schema": response}}},
+        "400": {"description": "malformed request; nothing changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        "404": {"description": "no such enrollment"},
+        "413": {"description": "body too large"},
+        "421": {"description": "not the coordinator (party 0)"},
+        "503": {"description": "a node is unavailable or out of step; the error names it"}
+    }}})
+}
+
+/// The document.
+pub(crate) fn document() -> Value {
+    let kind = json!({"type": "string", "enum": ["embedding", "iris"]});
+    let shares = json!({"type": "array", "minItems": 3, "maxItems": 3, "items": sealed()});
+    let rid = json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"});
+    let eid = json!({"type": "string", "pattern": "^[0-9a-f]{32}$"});
+    let match_req = json!({"type": "object", "required": ["request_id", "kind", "shares", "client_key"], "additionalProperties": false,
+        "properties": {"request_id": rid, "kind": kind, "enrollment_id": eid, "shares": shares, "client_key": {"type": "string"}}});
+    let match_resp = json!({"type": "object", "properties": {"seq": {"type": "integer"}, "results": {"type": "array", "items": sealed()}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Sanctuary node client API", "version": "1",
+            "description": "Operations go to the coordinator (party 0). Template shares are sealed to each node; decision shares are sealed to the client, so no node learns a template and only the client learns a decision."},
+        "paths": {
+            "/v1/enroll": op("Dedupe, then enroll if unique",
+                json!({"type": "object", "required": ["request_id", "kind", "shares"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "kind": kind, "shares": shares, "subject": {"type": "string"}}}),
+                json!({"type": "object", "properties": {"status": {"enum": ["enrolled", "already_enrolled"]}, "enrollment_id": eid, "seq": {"type": "integer"}}})),
+            "/v1/verify": op("1:1 verification against one enrollment", match_req.clone(), match_resp.clone()),
+            "/v1/dedupe": op("1:N: is this template already enrolled?", match_req, match_resp),
+            "/v1/delete": op("Delete an enrollment's shares on every node",
+                json!({"type": "object", "required": ["request_id", "enrollment_id"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "enrollment_id": eid}}),
+                json!({"type": "object", "properties": {"seq": {"type": "integer"}, "deleted": {"type": "boolean"}}})),
+            "/v1/health": {"get": {"summary": "Node status, links and position", "responses": {"200": {"description": "status"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format 0.0.4"}}}}
+        },
+        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}}
+    })
+}
