@@ -86,8 +86,9 @@ const READ_BUF: usize = 256 << 10;
 const SOCKET_READ_BUF: usize = 256 << 10;
 const WRITE_BUF: usize = 64 << 10;
 
-/// One other node as this node's configuration knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One other node as this node's configuration knows it (serde: `party`,
+/// `addr`, `key` as `ed25519:<base64>`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PeerConfig {
     /// Its party id.
     pub party: PartyId,
@@ -1043,6 +1044,11 @@ impl MeshSession {
     /// Payload bytes received on this session, from all peers.
     pub fn bytes_received(&self) -> u64 {
         self.bytes_received.iter().sum()
+    }
+
+    /// Payload bytes received on this session from `peer`.
+    pub fn bytes_received_from(&self, peer: PartyId) -> u64 {
+        self.bytes_received[peer.index()]
     }
 
     fn timeout_error(&self, peer: PartyId) -> TransportError {
