@@ -706,6 +706,53 @@ impl PeerMesh {
         })
     }
 
+    /// Three connected meshes on 127.0.0.1 with fresh keys and ports chosen
+    /// by the OS, indexed by party: a whole network in one process (demo,
+    /// tests, benches over real TLS). `tweak` adjusts each node's config.
+    pub async fn loopback_network(
+        tweak: impl Fn(&mut MeshConfig),
+    ) -> Result<[PeerMesh; 3], NetError> {
+        let mut listeners = Vec::with_capacity(3);
+        let mut addrs = Vec::with_capacity(3);
+        for _ in PartyId::ALL {
+            let bind = |source| NetError::Bind {
+                addr: "127.0.0.1:0".into(),
+                source,
+            };
+            let l = TcpListener::bind("127.0.0.1:0").await.map_err(bind)?;
+            addrs.push(l.local_addr().map_err(bind)?.to_string());
+            listeners.push(l);
+        }
+        let keys = [
+            NodeKey::generate()?,
+            NodeKey::generate()?,
+            NodeKey::generate()?,
+        ];
+        let pubs = keys.each_ref().map(NodeKey::public_key);
+        let mut meshes = Vec::with_capacity(3);
+        for ((party, listener), key) in PartyId::ALL.into_iter().zip(listeners).zip(keys) {
+            let peers = PartyId::ALL
+                .into_iter()
+                .filter(|&q| q != party)
+                .map(|q| PeerConfig {
+                    party: q,
+                    addr: addrs[q.index()].clone(),
+                    key: pubs[q.index()],
+                })
+                .collect();
+            let mut config = MeshConfig::new(party, peers);
+            tweak(&mut config);
+            meshes.push(PeerMesh::start(config, key, listener)?);
+        }
+        for m in &meshes {
+            m.wait_connected(Duration::from_secs(30)).await?;
+        }
+        let [m0, m1, m2]: [PeerMesh; 3] = meshes
+            .try_into()
+            .map_err(|_| NetError::Config("three meshes expected".into()))?;
+        Ok([m0, m1, m2])
+    }
+
     /// This node's party.
     pub fn party(&self) -> PartyId {
         self.shared.cfg.party

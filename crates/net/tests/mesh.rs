@@ -507,3 +507,25 @@ fn peer_config_reads_from_json() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_network_runs_a_round() {
+    let meshes = PeerMesh::loopback_network(|c| c.io_timeout = Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut set = JoinSet::new();
+    for m in &meshes {
+        set.spawn(exchange(m.session(5).unwrap(), 4));
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    for (m, p) in meshes.iter().zip(PartyId::ALL) {
+        assert_eq!(m.party(), p);
+        assert!(
+            m.links()
+                .iter()
+                .all(|l| l.connected && l.last_error.is_none())
+        );
+    }
+}
