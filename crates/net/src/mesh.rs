@@ -553,8 +553,7 @@ async fn read_loop<R: AsyncRead>(
                 header[0]
             )));
         }
-        let session = u64::from_be_bytes(header[1..9].try_into().unwrap_or_default());
-        let len = u32::from_be_bytes(header[9..13].try_into().unwrap_or_default());
+        let (session, len) = parse_header(&header);
         if session == HEARTBEAT_SESSION && len == 0 {
             continue;
         }
@@ -590,6 +589,15 @@ async fn read_loop<R: AsyncRead>(
         }
         shared.deliver(peer, generation, session, Incoming::Msg(payload));
     }
+}
+
+/// Session id and payload length of a frame header.
+fn parse_header(header: &[u8; FRAME_HEADER_LEN]) -> (u64, u32) {
+    let mut session = [0u8; 8];
+    session.copy_from_slice(&header[1..9]);
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&header[9..13]);
+    (u64::from_be_bytes(session), u32::from_be_bytes(len))
 }
 
 /// Exchanges the link hello: sends ours, checks the peer's names `expected`.
