@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sanctuary_mpc::transport::Transport;
-use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
+use sanctuary_net::{MeshSession, NodeKey, PeerMesh};
 use sanctuary_share::PartyId;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -94,44 +94,6 @@ async fn baselines(
     (plain, tls)
 }
 
-async fn start() -> Vec<PeerMesh> {
-    let mut ls = Vec::new();
-    for _ in 0..3 {
-        ls.push(
-            TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind loopback"),
-        );
-    }
-    let addrs: Vec<_> = ls
-        .iter()
-        .map(|l| l.local_addr().expect("local addr"))
-        .collect();
-    let keys: Vec<NodeKey> = (0..3)
-        .map(|_| NodeKey::generate().expect("keygen"))
-        .collect();
-    let pubs: Vec<_> = keys.iter().map(NodeKey::public_key).collect();
-    let mut meshes = Vec::new();
-    for ((party, l), key) in PartyId::ALL.into_iter().zip(ls).zip(keys) {
-        let peers = PartyId::ALL
-            .into_iter()
-            .filter(|&q| q != party)
-            .map(|q| PeerConfig {
-                party: q,
-                addr: addrs[q.index()].to_string(),
-                key: pubs[q.index()],
-            })
-            .collect();
-        meshes.push(PeerMesh::start(MeshConfig::new(party, peers), key, l).expect("start mesh"));
-    }
-    for m in &meshes {
-        m.wait_connected(Duration::from_secs(20))
-            .await
-            .expect("mesh up");
-    }
-    meshes
-}
-
 fn echo(rt: &tokio::runtime::Runtime, mut s1: MeshSession) {
     rt.spawn(async move {
         while let Ok(m) = s1.recv(PartyId::P0).await {
@@ -148,7 +110,9 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let meshes = rt.block_on(start());
+    let meshes = rt
+        .block_on(PeerMesh::loopback_network(|_| {}))
+        .expect("loopback network");
     let mut group = c.benchmark_group("mesh_session_p0_to_p1");
     group
         .sample_size(10)

@@ -5,10 +5,11 @@
 //!   its pinnable [`PublicKey`] string (`ed25519:<base64>`).
 //! * [`tls`]: rustls configurations (ring, TLS 1.3, Ed25519) whose verifiers
 //!   accept exactly the pinned peer keys.
-//! * [`PeerMesh`]: one TLS link per pair of nodes, re-established when a peer
-//!   restarts, carrying many concurrent sessions; [`PeerMesh::session`] gives a
-//!   [`MeshSession`], which implements
-//!   [`sanctuary_mpc::transport::Transport`].
+//! * [`PeerMesh`]: one TLS link per pair of nodes, re-established when a
+//!   peer restarts, carrying many concurrent sessions; [`PeerMesh::session`]
+//!   gives a [`MeshSession`], which implements
+//!   [`sanctuary_mpc::transport::Transport`]. The [`mesh`] module documents
+//!   who dials whom, the frame format, heartbeats and session semantics.
 //!
 //! ```no_run
 //! # async fn demo(p1_key: sanctuary_net::PublicKey, p2_key: sanctuary_net::PublicKey)
@@ -30,7 +31,7 @@
 
 mod error;
 mod key;
-mod mesh;
+pub mod mesh;
 pub mod tls;
 
 pub use error::NetError;

@@ -86,8 +86,9 @@ const READ_BUF: usize = 256 << 10;
 const SOCKET_READ_BUF: usize = 256 << 10;
 const WRITE_BUF: usize = 64 << 10;
 
-/// One other node as this node's configuration knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One other node as this node's configuration knows it (serde: `party`,
+/// `addr`, `key` as `ed25519:<base64>`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PeerConfig {
     /// Its party id.
     pub party: PartyId,
@@ -552,8 +553,7 @@ async fn read_loop<R: AsyncRead>(
                 header[0]
             )));
         }
-        let session = u64::from_be_bytes(header[1..9].try_into().unwrap_or_default());
-        let len = u32::from_be_bytes(header[9..13].try_into().unwrap_or_default());
+        let (session, len) = parse_header(&header);
         if session == HEARTBEAT_SESSION && len == 0 {
             continue;
         }
@@ -589,6 +589,15 @@ async fn read_loop<R: AsyncRead>(
         }
         shared.deliver(peer, generation, session, Incoming::Msg(payload));
     }
+}
+
+/// Session id and payload length of a frame header.
+fn parse_header(header: &[u8; FRAME_HEADER_LEN]) -> (u64, u32) {
+    let mut session = [0u8; 8];
+    session.copy_from_slice(&header[1..9]);
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&header[9..13]);
+    (u64::from_be_bytes(session), u32::from_be_bytes(len))
 }
 
 /// Exchanges the link hello: sends ours, checks the peer's names `expected`.
@@ -703,6 +712,53 @@ impl PeerMesh {
             public_key,
             tasks,
         })
+    }
+
+    /// Three connected meshes on 127.0.0.1 with fresh keys and ports chosen
+    /// by the OS, indexed by party: a whole network in one process (demo,
+    /// tests, benches over real TLS). `tweak` adjusts each node's config.
+    pub async fn loopback_network(
+        tweak: impl Fn(&mut MeshConfig),
+    ) -> Result<[PeerMesh; 3], NetError> {
+        let mut listeners = Vec::with_capacity(3);
+        let mut addrs = Vec::with_capacity(3);
+        for _ in PartyId::ALL {
+            let bind = |source| NetError::Bind {
+                addr: "127.0.0.1:0".into(),
+                source,
+            };
+            let l = TcpListener::bind("127.0.0.1:0").await.map_err(bind)?;
+            addrs.push(l.local_addr().map_err(bind)?.to_string());
+            listeners.push(l);
+        }
+        let keys = [
+            NodeKey::generate()?,
+            NodeKey::generate()?,
+            NodeKey::generate()?,
+        ];
+        let pubs = keys.each_ref().map(NodeKey::public_key);
+        let mut meshes = Vec::with_capacity(3);
+        for ((party, listener), key) in PartyId::ALL.into_iter().zip(listeners).zip(keys) {
+            let peers = PartyId::ALL
+                .into_iter()
+                .filter(|&q| q != party)
+                .map(|q| PeerConfig {
+                    party: q,
+                    addr: addrs[q.index()].clone(),
+                    key: pubs[q.index()],
+                })
+                .collect();
+            let mut config = MeshConfig::new(party, peers);
+            tweak(&mut config);
+            meshes.push(PeerMesh::start(config, key, listener)?);
+        }
+        for m in &meshes {
+            m.wait_connected(Duration::from_secs(30)).await?;
+        }
+        let [m0, m1, m2]: [PeerMesh; 3] = meshes
+            .try_into()
+            .map_err(|_| NetError::Config("three meshes expected".into()))?;
+        Ok([m0, m1, m2])
     }
 
     /// This node's party.
@@ -1043,6 +1099,11 @@ impl MeshSession {
     /// Payload bytes received on this session, from all peers.
     pub fn bytes_received(&self) -> u64 {
         self.bytes_received.iter().sum()
+    }
+
+    /// Payload bytes received on this session from `peer`.
+    pub fn bytes_received_from(&self, peer: PartyId) -> u64 {
+        self.bytes_received[peer.index()]
     }
 
     fn timeout_error(&self, peer: PartyId) -> TransportError {

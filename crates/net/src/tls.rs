@@ -25,6 +25,10 @@ use sanctuary_share::PartyId;
 use crate::error::NetError;
 use crate::key::{NodeKey, PublicKey};
 
+/// ALPN protocol of mesh links: keeps a node key used elsewhere (e.g. for an
+/// HTTPS API) from being confused with a mesh handshake.
+pub const MESH_ALPN: &[u8] = b"sanctuary-mesh/1";
+
 /// The peer presented a certificate whose key is not the pinned one.
 #[derive(Debug, thiserror::Error)]
 #[error("peer key {presented} is not pinned {expected}")]
@@ -279,7 +283,9 @@ impl NodeTls {
             .with_custom_certificate_verifier(verifier)
             .with_client_auth_cert(vec![self.cert.clone()], self.key.private_key_der())
             .map_err(NetError::Tls)?;
+        // No resumption: a resumed session would skip the pinned-key check.
         config.resumption = rustls::client::Resumption::disabled();
+        config.alpn_protocols = vec![MESH_ALPN.to_vec()];
         Ok(config)
     }
 
@@ -302,6 +308,7 @@ impl NodeTls {
         // Every connection is a fresh full handshake against the pinned keys.
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         config.send_tls13_tickets = 0;
+        config.alpn_protocols = vec![MESH_ALPN.to_vec()];
         Ok((config, verifier))
     }
 }

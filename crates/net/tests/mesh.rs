@@ -457,3 +457,75 @@ async fn silent_link_is_dropped_by_heartbeat_timeout() {
     ));
     drop(zombie);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_buffer_is_bounded() {
+    let (_net, meshes) = start(|c| c.early_max_sessions = 1).await;
+    let mut marker_tx = meshes[0].session(1).unwrap();
+    let mut marker_rx = meshes[1].session(1).unwrap();
+    let mut a = meshes[0].session(2).unwrap();
+    let mut b = meshes[0].session(3).unwrap();
+    a.send(PartyId::P1, b"kept".to_vec()).await.unwrap();
+    b.send(PartyId::P1, b"dropped".to_vec()).await.unwrap();
+    // Frames on one link are processed in order: once the marker (on an
+    // open session) has arrived, both early frames have been handled.
+    marker_tx
+        .send(PartyId::P1, b"marker".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(marker_rx.recv(PartyId::P0).await.unwrap(), b"marker");
+    assert_eq!(marker_rx.bytes_received_from(PartyId::P0), 6);
+    assert_eq!(meshes[1].early_sessions(), 1);
+    let mut s2 = meshes[1].session(2).unwrap();
+    assert_eq!(s2.recv(PartyId::P0).await.unwrap(), b"kept");
+    let mut s3 = meshes[1].session(3).unwrap();
+    s3.set_timeout(Duration::from_millis(200));
+    let err = s3.recv(PartyId::P0).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                peer: PartyId::P0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn peer_config_reads_from_json() {
+    let key = NodeKey::generate().unwrap().public_key();
+    let json = format!(r#"{{"party": 2, "addr": "node2.example:7100", "key": "{key}"}}"#);
+    let peer: PeerConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        peer,
+        PeerConfig {
+            party: PartyId::P2,
+            addr: "node2.example:7100".into(),
+            key
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_network_runs_a_round() {
+    let meshes = PeerMesh::loopback_network(|c| c.io_timeout = Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut set = JoinSet::new();
+    for m in &meshes {
+        set.spawn(exchange(m.session(5).unwrap(), 4));
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    for (m, p) in meshes.iter().zip(PartyId::ALL) {
+        assert_eq!(m.party(), p);
+        assert!(
+            m.links()
+                .iter()
+                .all(|l| l.connected && l.last_error.is_none())
+        );
+    }
+}
