@@ -1,0 +1,34 @@
+//! Sanctuary capture: turn a face image or an iris strip into a template,
+//! and measure how well the templates separate people.
+//!
+//! ```text
+//!  face image ─► FacePipeline::extract ─► Embedding (512 f32, unit length)
+//!               (detect ─► landmark ─► align ─► embed)
+//!  Capture::capture = liveness gate + extract
+//!  iris strip ─► IrisEncoder::encode ─► IrisCode (16x200x4 code + mask bits)
+//!  labelled folder ─► eval::evaluate ─► EvalReport (EER, FNMR@FMR, threshold,
+//!                                        DET/histogram SVG) + templates + pairs
+//! ```
+//!
+//! Raw pixels, model inputs and templates are wiped (`zeroize`) when dropped;
+//! template types print `<redacted>` in `Debug`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used)]
+
+mod error;
+pub mod eval;
+mod face;
+mod image_io;
+pub mod iris;
+mod models;
+
+// The public interface is:
+pub use error::{CaptureError, InferenceError};
+pub use face::{
+    ALIGNED_SIZE, ARCFACE_TEMPLATE, Capture, CaptureResult, EMBEDDING_DIM, Embedding, FaceBox,
+    FaceCapture, FaceOptions, FacePipeline, Landmarks68, align,
+};
+pub use image_io::RgbImage;
+pub use iris::{IrisCode, IrisEncoder, IrisOptions};
+pub use models::{MODELS_DIR_ENV, ModelKind, ModelsDir};
