@@ -39,6 +39,8 @@ const DET_H: usize = 240;
 const DET_PRIORS: usize = 4420;
 const LANDMARK_SIDE: usize = 64;
 const LIVENESS_SIDE: usize = 128;
+/// The liveness model's "live" class (see [`FacePipeline::liveness`]).
+const LIVE_CLASS: usize = 1;
 /// Crop enlargement for liveness, as in `fr_liveness.js`.
 const LIVENESS_SCALE: f32 = 2.7;
 
@@ -400,17 +402,25 @@ impl FacePipeline {
     /// presentation). Reported, never stored.
     ///
     /// Pre-processing (from `fr_liveness.js` and the model's 1x3x128x128
-    /// input): the box enlarged 2.7x around its centre (less if the image is
-    /// too small), shifted inside the image, resized to 128x128, RGB planes of
-    /// raw 0..255 values (no normalisation). The score is the softmax
-    /// probability of class 0, the class the JS reports.
+    /// input): the box enlarged 2.7x around its centre, shifted inside the
+    /// image where it fits, resized to 128x128, RGB planes of raw 0..255
+    /// values (no normalisation). **Deviation:** where the enlarged box is
+    /// larger than the image, the JS shrinks the enlargement to fit; we keep
+    /// 2.7x and fill outside the image with black, so the face occupies the
+    /// same share of the input as in training (on tightly cropped ORL faces
+    /// the shrunken crop gave live scores from 0.26 to 0.99; the padded crop
+    /// gives 0.99+).
+    ///
+    /// The model has three outputs, the layout of the MiniFASNet
+    /// (Silent-Face-Anti-Spoofing) family: 0 = print attack, 1 = live,
+    /// 2 = replay attack. The score is the softmax probability of class 1.
+    /// (The JS logs class 0; measured on the ORL live captures, class 1 is
+    /// 0.99+ and class 0 below 0.01, so class 0 is a spoof class.)
     pub fn liveness(&self, img: &RgbImage, face: &FaceBox) -> Result<f32, CaptureError> {
         let (w, h) = (face.width(), face.height());
-        let (iw, ih) = (img.width() as f32, img.height() as f32);
-        let scale = ((ih - 1.0) / h).min((iw - 1.0) / w).min(LIVENESS_SCALE);
         let cx = (face.x1 + face.x2) / 2.0;
         let cy = (face.y1 + face.y2) / 2.0;
-        let rect = crop_rect(img, cx, cy, w * scale, h * scale);
+        let rect = crop_rect(img, cx, cy, w * LIVENESS_SCALE, h * LIVENESS_SCALE);
         let n = LIVENESS_SIDE;
         let mut input = vec![0.0f32; 3 * n * n];
         let (sx, sy) = (rect.2 / n as f32, rect.3 / n as f32);
@@ -431,13 +441,13 @@ impl FacePipeline {
             file: ModelKind::Liveness.file_name(),
             what: "no output",
         })?;
-        if logits.len() < 2 {
+        if logits.len() != 3 {
             return Err(CaptureError::ModelOutput {
                 file: ModelKind::Liveness.file_name(),
-                what: "expected at least 2 class logits",
+                what: "expected 3 class logits",
             });
         }
-        Ok(softmax(logits)[0])
+        Ok(softmax(logits)[LIVE_CLASS])
     }
 
     /// Detect, landmark, align and embed the selected face (no liveness).

@@ -217,8 +217,10 @@ impl IrisEncoder {
             }
         }
         grid.zeroize();
-        buf.zeroize();
-        spec.zeroize();
+        for c in buf.iter_mut().chain(spec.iter_mut()) {
+            c.re.zeroize();
+            c.im.zeroize();
+        }
         mags.zeroize();
         IrisCode::from_bits(code, mask)
     }

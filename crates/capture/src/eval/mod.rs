@@ -119,7 +119,7 @@ impl Dataset {
             });
         }
         samples.sort_by(|a, b| {
-            (a.1.as_str(), natural_key(&a.0)).cmp(&(b.1.as_str(), natural_key(&b.0)))
+            (natural_id(&a.1), natural_key(&a.0)).cmp(&(natural_id(&b.1), natural_key(&b.0)))
         });
         Ok(Self { root, samples })
     }
@@ -153,8 +153,8 @@ impl Dataset {
 
     /// Number of distinct identities.
     pub fn identities(&self) -> usize {
-        let mut ids: Vec<&str> = self.samples.iter().map(|(_, i)| i.as_str()).collect();
-        ids.dedup();
+        let ids: std::collections::BTreeSet<&str> =
+            self.samples.iter().map(|(_, i)| i.as_str()).collect();
         ids.len()
     }
 }
@@ -292,7 +292,7 @@ pub struct ScoredPair {
 
 /// A full evaluation: the report plus everything needed to re-run the same
 /// decisions elsewhere (for instance through MPC).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Evaluation {
     /// The summary.
     pub report: EvalReport,
@@ -428,8 +428,8 @@ fn finish(
         what: "need at least one genuine and one impostor pair",
     })?;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let mut identities: Vec<&str> = samples.iter().map(|s| s.identity.as_str()).collect();
-    identities.dedup();
+    let identities: std::collections::BTreeSet<&str> =
+        samples.iter().map(|s| s.identity.as_str()).collect();
     let mut report = EvalReport {
         dataset: dataset.root.clone(),
         modality,
@@ -507,6 +507,13 @@ fn is_image(p: &Path) -> bool {
         && p.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Sort key that orders identity `s10` after `s2`: (prefix, number, name).
+fn natural_id(id: &str) -> (&str, u64, &str) {
+    let prefix = id.trim_end_matches(|c: char| c.is_ascii_digit());
+    let number = id[prefix.len()..].parse().unwrap_or(0);
+    (prefix, number, id)
 }
 
 /// Sort key that orders `s2_10` after `s2_9`: (numeric suffix, name).

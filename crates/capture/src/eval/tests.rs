@@ -31,7 +31,7 @@ fn scans_flat_layout_with_natural_order() {
         .iter()
         .map(|(p, _)| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned())
         .collect();
-    assert_eq!(names, ["s10_1.pgm", "s1_1.pgm", "s2_9.pgm", "s2_10.pgm"]);
+    assert_eq!(names, ["s1_1.pgm", "s2_9.pgm", "s2_10.pgm", "s10_1.pgm"]);
     assert_eq!(ds.identities(), 3);
     std::fs::remove_dir_all(&d).ok();
 }

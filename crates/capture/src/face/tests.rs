@@ -54,15 +54,45 @@ fn similarity_recovers_a_known_transform() {
     assert!(similarity(&[[1.0, 1.0]; 5], &dst).is_none());
 }
 
+fn cropped_pipeline() -> FacePipeline {
+    FacePipeline::load(
+        &ModelsDir::default_location(),
+        FaceOptions {
+            assume_cropped: true,
+            ..FaceOptions::default()
+        },
+    )
+    .expect("models load")
+}
+
 #[test]
-fn probe_detector_outputs() {
+fn detector_boxes_are_decoded_corners() {
     let Some(path) = orl("s1_1.pgm") else {
         eprintln!("skipping: ../shared/data/faces/orl is absent");
         return;
     };
-    let pipeline = FacePipeline::load(&ModelsDir::default_location(), FaceOptions::default())
-        .expect("models load");
+    let pipeline = cropped_pipeline();
     let img = RgbImage::open(path).expect("decode");
     let faces = pipeline.detect(&img).expect("detect");
-    eprintln!("faces: {faces:?}");
+    // With `BoxDecoder::Corners` the ORL face (which fills the 92x112 frame)
+    // comes out as one box covering most of it; offsets decoding would not.
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    let f = faces[0];
+    assert!(f.width() > 50.0 && f.height() > 70.0, "{f:?}");
+    assert!(f.score > 0.9);
+}
+
+#[test]
+fn orl_live_captures_score_as_live() {
+    if orl("s1_1.pgm").is_none() {
+        eprintln!("skipping: ../shared/data/faces/orl is absent");
+        return;
+    }
+    let pipeline = cropped_pipeline();
+    for name in ["s1_1.pgm", "s2_3.pgm", "s7_5.pgm", "s20_2.pgm", "s33_9.pgm"] {
+        let img = RgbImage::open(orl(name).expect("exists")).expect("decode");
+        let (face, _, _) = pipeline.select_face(&img).expect("face");
+        let score = pipeline.liveness(&img, &face).expect("liveness");
+        assert!(score > 0.9, "{name}: {score}");
+    }
 }
