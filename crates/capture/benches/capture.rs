@@ -42,7 +42,9 @@ fn face(c: &mut Criterion) {
     g.bench_function("decode_pgm", |b| {
         b.iter(|| RgbImage::open(black_box(&path)).expect("image"))
     });
-    g.bench_function("detect", |b| b.iter(|| p.detect(black_box(&img)).expect("detect")));
+    g.bench_function("detect", |b| {
+        b.iter(|| p.detect(black_box(&img)).expect("detect"))
+    });
     g.bench_function("landmark", |b| {
         b.iter(|| p.landmarks(black_box(&img), &face).expect("landmarks"))
     });
@@ -70,7 +72,9 @@ fn iris(c: &mut Criterion) {
     let a = enc.encode(&strip).expect("code");
     let b2 = enc.encode_path(dir.join("002_1.bmp")).expect("code");
     let mut g = c.benchmark_group("iris");
-    g.bench_function("encode", |b| b.iter(|| enc.encode(black_box(&strip)).expect("code")));
+    g.bench_function("encode", |b| {
+        b.iter(|| enc.encode(black_box(&strip)).expect("code"))
+    });
     g.bench_function("hamming_31_shifts", |b| {
         b.iter(|| hamming_distance(black_box(&a), black_box(&b2), DEFAULT_MAX_SHIFT))
     });

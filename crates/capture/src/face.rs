@@ -374,7 +374,9 @@ impl FacePipeline {
     pub fn embed_aligned(&self, aligned: &RgbImage) -> Result<Embedding, CaptureError> {
         let n = ALIGNED_SIZE;
         if aligned.width() as usize != n || aligned.height() as usize != n {
-            return Err(CaptureError::InvalidArgument("aligned face must be 112x112"));
+            return Err(CaptureError::InvalidArgument(
+                "aligned face must be 112x112",
+            ));
         }
         let mut input = vec![0.0f32; 3 * n * n];
         for (i, px) in aligned.as_raw().chunks_exact(3).enumerate() {
@@ -465,7 +467,10 @@ impl FacePipeline {
     }
 
     /// [`FacePipeline::extract`] on an image file.
-    pub fn extract_path(&self, path: impl AsRef<std::path::Path>) -> Result<FaceCapture, CaptureError> {
+    pub fn extract_path(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<FaceCapture, CaptureError> {
         let img = RgbImage::open(path)?;
         self.extract(&img)
     }
@@ -528,7 +533,10 @@ impl Capture {
     }
 
     /// [`Capture::capture`] on an image file.
-    pub fn capture_path(&self, path: impl AsRef<std::path::Path>) -> Result<CaptureResult, CaptureError> {
+    pub fn capture_path(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<CaptureResult, CaptureError> {
         let img = RgbImage::open(path)?;
         self.capture(&img)
     }
@@ -564,7 +572,9 @@ pub fn align(img: &RgbImage, points: &[[f32; 2]; 5]) -> Result<RgbImage, Capture
 fn similarity(src: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> Option<(f32, f32, f32, f32)> {
     let n = src.len() as f32;
     let mean = |pts: &[[f32; 2]; 5]| {
-        let (sx, sy) = pts.iter().fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
+        let (sx, sy) = pts
+            .iter()
+            .fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
         (sx / n, sy / n)
     };
     let (spx, spy) = mean(src);
@@ -629,9 +639,12 @@ fn split_detector_outputs(out: &[Vec<f32>]) -> Result<(&[f32], &[f32]), CaptureE
 /// feature maps of strides 8, 16, 32, 64 over 320x240, row-major, with
 /// min sizes {10,16,24}, {32,48}, {64,96}, {128,192,256} per cell.
 pub(crate) fn priors() -> Vec<[f32; 4]> {
-    const MIN_SIZES: [&[f32]; 4] = [&[10.0, 16.0, 24.0], &[32.0, 48.0], &[64.0, 96.0], &[
-        128.0, 192.0, 256.0,
-    ]];
+    const MIN_SIZES: [&[f32]; 4] = [
+        &[10.0, 16.0, 24.0],
+        &[32.0, 48.0],
+        &[64.0, 96.0],
+        &[128.0, 192.0, 256.0],
+    ];
     const STEPS: [usize; 4] = [8, 16, 32, 64];
     let (w, h) = (DET_W as f32, DET_H as f32);
     let mut out = Vec::with_capacity(DET_PRIORS);

@@ -141,7 +141,10 @@ impl std::fmt::Debug for IrisEncoder {
 impl IrisEncoder {
     /// Build an encoder.
     pub fn new(options: IrisOptions) -> Result<Self, CaptureError> {
-        let ok = options.wavelengths.iter().all(|&w| w.is_finite() && w >= 2.0)
+        let ok = options
+            .wavelengths
+            .iter()
+            .all(|&w| w.is_finite() && w >= 2.0)
             && options.sigma_on_f > 0.0
             && options.sigma_on_f < 1.0
             && options.weak_fraction >= 0.0;

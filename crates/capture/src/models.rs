@@ -110,7 +110,9 @@ pub(crate) struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("Model")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,7 +150,10 @@ impl Model {
         };
         let shape = self.kind.input_shape();
         let tensor = Tensor::from_shape(&shape, input).map_err(invalid)?;
-        let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(invalid)?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(invalid)?;
         outputs
             .iter()
             .map(|t| {

@@ -153,8 +153,7 @@ fn liveness_threshold_gates_capture() {
             Err(CaptureError::LivenessFailed { .. })
         ));
     }
-    let lenient =
-        sanctuary_capture::Capture::new(p, (score - 1e-3).max(0.0)).expect("threshold");
+    let lenient = sanctuary_capture::Capture::new(p, (score - 1e-3).max(0.0)).expect("threshold");
     let r = lenient.capture(&img).expect("passes");
     assert_eq!(r.liveness_score, score);
 }

@@ -105,10 +105,10 @@ impl Dataset {
                 }
             } else if is_image(&path) {
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-                if let Some((identity, _)) = stem.rsplit_once('_') {
-                    if !identity.is_empty() {
-                        samples.push((path.clone(), identity.to_owned()));
-                    }
+                if let Some((identity, _)) = stem.rsplit_once('_')
+                    && !identity.is_empty()
+                {
+                    samples.push((path.clone(), identity.to_owned()));
                 }
             }
         }
@@ -332,8 +332,7 @@ pub fn score(a: &Template, b: &Template, max_shift: u32) -> Option<f64> {
 
 /// Scan `dir`, extract every template, score every pair and summarise.
 pub fn evaluate(dir: impl AsRef<Path>, options: &EvalOptions) -> Result<Evaluation, CaptureError> {
-    let dataset =
-        Dataset::scan(dir)?.subset(options.max_identities, options.max_per_identity);
+    let dataset = Dataset::scan(dir)?.subset(options.max_identities, options.max_per_identity);
     evaluate_dataset(&dataset, options)
 }
 
@@ -368,7 +367,15 @@ pub fn evaluate_dataset(
                     Err(e) => failures.push((path.clone(), e)),
                 }
             }
-            return finish(dataset, options, modality, samples, failures, whole_frame_fallbacks, started);
+            return finish(
+                dataset,
+                options,
+                modality,
+                samples,
+                failures,
+                whole_frame_fallbacks,
+                started,
+            );
         }
         Modality::Iris => {
             let encoder = IrisEncoder::new(options.iris.clone())?;
@@ -384,7 +391,15 @@ pub fn evaluate_dataset(
             }
         }
     }
-    finish(dataset, options, modality, samples, failures, whole_frame_fallbacks, started)
+    finish(
+        dataset,
+        options,
+        modality,
+        samples,
+        failures,
+        whole_frame_fallbacks,
+        started,
+    )
 }
 
 fn finish(
@@ -402,8 +417,12 @@ fn finish(
     let mut pairs = Vec::with_capacity(samples.len() * samples.len().saturating_sub(1) / 2);
     for a in 0..samples.len() {
         for b in a + 1..samples.len() {
-            let s = score(&samples[a].template, &samples[b].template, options.max_shift)
-                .ok_or(CaptureError::InvalidArgument("mixed template kinds"))?;
+            let s = score(
+                &samples[a].template,
+                &samples[b].template,
+                options.max_shift,
+            )
+            .ok_or(CaptureError::InvalidArgument("mixed template kinds"))?;
             pairs.push(ScoredPair {
                 a,
                 b,
@@ -412,8 +431,16 @@ fn finish(
             });
         }
     }
-    let genuine: Vec<f64> = pairs.iter().filter(|p| p.genuine).map(|p| p.score).collect();
-    let impostor: Vec<f64> = pairs.iter().filter(|p| !p.genuine).map(|p| p.score).collect();
+    let genuine: Vec<f64> = pairs
+        .iter()
+        .filter(|p| p.genuine)
+        .map(|p| p.score)
+        .collect();
+    let impostor: Vec<f64> = pairs
+        .iter()
+        .filter(|p| !p.genuine)
+        .map(|p| p.score)
+        .collect();
     let not_enough = CaptureError::Dataset {
         path: dataset.root.clone(),
         what: "need at least one genuine and one impostor pair",
@@ -478,7 +505,11 @@ fn finish(
         ];
         report.det_plot = Some(write(
             "det.svg",
-            plot::det_svg(&format!("DET, {name}, EER {:.2}%", eer * 100.0), &points, &marks),
+            plot::det_svg(
+                &format!("DET, {name}, EER {:.2}%", eer * 100.0),
+                &points,
+                &marks,
+            ),
         )?);
         report.histogram_plot = Some(write(
             "histogram.svg",

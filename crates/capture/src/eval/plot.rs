@@ -21,9 +21,14 @@ pub(crate) fn det_svg(title: &str, points: &[(f64, f64)], marks: &[(f64, f64, &s
     for e in 0..=4 {
         let v = 10f64.powi(-e);
         let (x, y) = (sx(v), sy(v));
+        let label = if e == 0 {
+            "1".to_owned()
+        } else {
+            format!("1e-{e}")
+        };
         let _ = write!(
             s,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle">1e-{e}</text><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end">1e-{e}</text>"##,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle">{label}</text><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end">{label}</text>"##,
             TOP + ph,
             LEFT + pw,
             TOP + ph + 18.0,
@@ -31,7 +36,11 @@ pub(crate) fn det_svg(title: &str, points: &[(f64, f64)], marks: &[(f64, f64, &s
             y + 4.0,
         );
     }
-    axes_labels(&mut s, "FMR (false match rate)", "FNMR (false non-match rate)");
+    axes_labels(
+        &mut s,
+        "FMR (false match rate)",
+        "FNMR (false non-match rate)",
+    );
     // Thin the curve to at most ~2000 vertices.
     let step = points.len().div_ceil(2000).max(1);
     let mut path = String::new();
@@ -45,14 +54,15 @@ pub(crate) fn det_svg(title: &str, points: &[(f64, f64)], marks: &[(f64, f64, &s
         s,
         r##"<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{path}"/>"##
     );
-    for &(fmr, fnmr, label) in marks {
+    for (i, &(fmr, fnmr, label)) in marks.iter().enumerate() {
+        let dy = 6.0 + 14.0 * i as f64;
         let _ = write!(
             s,
             r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#d62728"/><text x="{:.1}" y="{:.1}" font-size="12">{}</text>"##,
             sx(fmr),
             sy(fnmr),
             sx(fmr) + 6.0,
-            sy(fnmr) - 6.0,
+            sy(fnmr) - dy,
             escape(label)
         );
     }
@@ -73,7 +83,11 @@ pub(crate) fn histogram_svg(
     let all = genuine.iter().chain(impostor);
     let lo = all.clone().copied().fold(f64::INFINITY, f64::min);
     let hi = all.copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
     let width = (hi - lo) / BINS as f64;
     let hist = |v: &[f64]| {
         let mut h = vec![0.0f64; BINS];

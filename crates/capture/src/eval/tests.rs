@@ -22,14 +22,25 @@ fn pgm(path: &Path, w: usize, h: usize) {
 #[test]
 fn scans_flat_layout_with_natural_order() {
     let d = temp_dir("flat");
-    for name in ["s2_10.pgm", "s2_9.pgm", "s10_1.pgm", "s1_1.pgm", "notes.txt"] {
+    for name in [
+        "s2_10.pgm",
+        "s2_9.pgm",
+        "s10_1.pgm",
+        "s1_1.pgm",
+        "notes.txt",
+    ] {
         pgm(&d.join(name), 8, 8);
     }
     let ds = Dataset::scan(&d).expect("scan");
     let names: Vec<String> = ds
         .samples()
         .iter()
-        .map(|(p, _)| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned())
+        .map(|(p, _)| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect();
     assert_eq!(names, ["s1_1.pgm", "s2_9.pgm", "s2_10.pgm", "s10_1.pgm"]);
     assert_eq!(ds.identities(), 3);
@@ -132,7 +143,11 @@ fn report_serialises_with_dashed_field_names() {
 
 #[test]
 fn plots_are_svg() {
-    let det = plot::det_svg("t", &[(1.0, 0.0), (0.01, 0.1), (0.0, 1.0)], &[(0.01, 0.1, "x")]);
+    let det = plot::det_svg(
+        "t",
+        &[(1.0, 0.0), (0.01, 0.1), (0.0, 1.0)],
+        &[(0.01, 0.1, "x")],
+    );
     assert!(det.starts_with("<svg") && det.trim_end().ends_with("</svg>"));
     assert!(det.contains("polyline"));
     let h = plot::histogram_svg("t", "s", &[0.9, 0.8], &[0.1, 0.2], 0.5);

@@ -45,7 +45,10 @@ fn nms_merges_overlaps_and_keeps_separate_boxes() {
 #[test]
 fn similarity_recovers_a_known_transform() {
     // q = 2 * R(30deg) p + (5, -3)
-    let (a, b) = (2.0 * 30f32.to_radians().cos(), 2.0 * 30f32.to_radians().sin());
+    let (a, b) = (
+        2.0 * 30f32.to_radians().cos(),
+        2.0 * 30f32.to_radians().sin(),
+    );
     let src = [[1.0, 2.0], [4.0, 1.0], [3.0, 5.0], [0.0, 0.0], [6.0, 3.0]];
     let dst = src.map(|p| [a * p[0] - b * p[1] + 5.0, b * p[0] + a * p[1] - 3.0]);
     let (ea, eb, tx, ty) = similarity(&src, &dst).expect("non-degenerate");

@@ -64,7 +64,8 @@ fn mask_excludes_bits() {
     let a = IrisCode::from_bits(code_a, vec![1; IRIS_CODE_BITS]).expect("valid");
     let b = IrisCode::from_bits(code_b, mask).expect("valid");
     assert_eq!(hamming_distance_at(&a, &b, 0), Some(0.0));
-    let none = IrisCode::from_bits(vec![0; IRIS_CODE_BITS], vec![0; IRIS_CODE_BITS]).expect("valid");
+    let none =
+        IrisCode::from_bits(vec![0; IRIS_CODE_BITS], vec![0; IRIS_CODE_BITS]).expect("valid");
     assert_eq!(hamming_distance_at(&a, &none, 0), None);
     assert_eq!(hamming_distance(&a, &none, 15), 1.0);
 }

@@ -38,7 +38,11 @@ fn fnmr_at_fmr_known_answer() {
     // FMR 1e-3 allows exactly one impostor (0.999): threshold just above 0.998.
     let op = at_fmr(&genuine, &imp, 1e-3, ScoreKind::Similarity).expect("valid");
     assert!(op.resolvable);
-    assert!(op.threshold > 0.998 && op.threshold < 0.9985, "{}", op.threshold);
+    assert!(
+        op.threshold > 0.998 && op.threshold < 0.9985,
+        "{}",
+        op.threshold
+    );
     assert!((op.fmr - 0.001).abs() < 1e-12);
     // Five genuine scores (0.9975 and below) fall below.
     assert!((op.fnmr - 0.5).abs() < 1e-12, "fnmr {}", op.fnmr);
