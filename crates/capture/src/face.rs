@@ -220,15 +220,7 @@ pub struct FacePipeline {
 impl FacePipeline {
     /// Load and verify the four models from `dir`.
     pub fn load(dir: &ModelsDir, options: FaceOptions) -> Result<Self, CaptureError> {
-        if !(0.0..=1.0).contains(&options.detection_threshold)
-            || !(0.0..=1.0).contains(&options.nms_iou)
-            || options.min_face_px.is_nan()
-            || options.min_face_px < 0.0
-        {
-            return Err(CaptureError::InvalidArgument(
-                "face options out of range (thresholds in [0,1], min_face_px >= 0)",
-            ));
-        }
+        validate(&options)?;
         Ok(Self {
             detect: Model::load(dir, ModelKind::Detect)?,
             landmark: Model::load(dir, ModelKind::Landmark)?,
@@ -244,8 +236,10 @@ impl FacePipeline {
     }
 
     /// Replace the options (models stay loaded).
-    pub fn set_options(&mut self, options: FaceOptions) {
+    pub fn set_options(&mut self, options: FaceOptions) -> Result<(), CaptureError> {
+        validate(&options)?;
         self.options = options;
+        Ok(())
     }
 
     /// Detect faces; boxes in source pixels, sorted by decreasing area.
@@ -455,15 +449,20 @@ impl FacePipeline {
     /// Detect, landmark, align and embed the selected face (no liveness).
     pub fn extract(&self, img: &RgbImage) -> Result<FaceCapture, CaptureError> {
         let (face, faces_found, used_whole_frame) = self.select_face(img)?;
-        let landmarks = self.landmarks(img, &face)?;
-        let aligned = align(img, &landmarks.five_points())?;
-        let embedding = self.embed_aligned(&aligned)?;
+        let embedding = self.embed_face(img, &face)?;
         Ok(FaceCapture {
             embedding,
             face,
             faces_found,
             used_whole_frame,
         })
+    }
+
+    /// Landmark, align and embed a given face box.
+    pub fn embed_face(&self, img: &RgbImage, face: &FaceBox) -> Result<Embedding, CaptureError> {
+        let landmarks = self.landmarks(img, face)?;
+        let aligned = align(img, &landmarks.five_points())?;
+        self.embed_aligned(&aligned)
     }
 
     /// [`FacePipeline::extract`] on an image file.
@@ -517,7 +516,7 @@ impl Capture {
     /// Extract a template, refusing presentations whose liveness score is
     /// below the threshold ([`CaptureError::LivenessFailed`]).
     pub fn capture(&self, img: &RgbImage) -> Result<CaptureResult, CaptureError> {
-        let (face, _, _) = self.pipeline.select_face(img)?;
+        let (face, faces_found, used_whole_frame) = self.pipeline.select_face(img)?;
         let score = self.pipeline.liveness(img, &face)?;
         if score < self.liveness_threshold {
             return Err(CaptureError::LivenessFailed {
@@ -525,9 +524,14 @@ impl Capture {
                 threshold: self.liveness_threshold,
             });
         }
-        let face = self.pipeline.extract(img)?;
+        let embedding = self.pipeline.embed_face(img, &face)?;
         Ok(CaptureResult {
-            face,
+            face: FaceCapture {
+                embedding,
+                face,
+                faces_found,
+                used_whole_frame,
+            },
             liveness_score: score,
         })
     }
@@ -539,6 +543,19 @@ impl Capture {
     ) -> Result<CaptureResult, CaptureError> {
         let img = RgbImage::open(path)?;
         self.capture(&img)
+    }
+}
+
+fn validate(options: &FaceOptions) -> Result<(), CaptureError> {
+    let ok = (0.0..=1.0).contains(&options.detection_threshold)
+        && (0.0..=1.0).contains(&options.nms_iou)
+        && options.min_face_px >= 0.0;
+    if ok {
+        Ok(())
+    } else {
+        Err(CaptureError::InvalidArgument(
+            "face options out of range (thresholds in [0,1], min_face_px >= 0)",
+        ))
     }
 }
 

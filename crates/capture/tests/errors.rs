@@ -54,7 +54,8 @@ fn tiny_image_is_too_small_or_faceless() {
     p.set_options(FaceOptions {
         assume_cropped: true,
         ..FaceOptions::default()
-    });
+    })
+    .expect("valid options");
     assert!(matches!(
         p.extract(&img),
         Err(CaptureError::FaceTooSmall { min_px, .. }) if min_px == 32.0
@@ -86,4 +87,18 @@ fn png_and_bmp_decode() {
         assert_eq!(&img.as_raw()[3..6], &[10, 10, 10]);
     }
     std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn out_of_range_options_are_rejected() {
+    let mut p = common::pipeline().clone();
+    let bad = FaceOptions {
+        detection_threshold: 1.5,
+        ..FaceOptions::default()
+    };
+    assert!(matches!(
+        p.set_options(bad),
+        Err(CaptureError::InvalidArgument(_))
+    ));
+    assert!(sanctuary_capture::Capture::new(p, 2.0).is_err());
 }

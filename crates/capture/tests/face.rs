@@ -13,7 +13,8 @@ fn cropped_pipeline() -> FacePipeline {
     p.set_options(FaceOptions {
         assume_cropped: true,
         ..FaceOptions::default()
-    });
+    })
+    .expect("valid options");
     p
 }
 
@@ -122,12 +123,14 @@ fn two_faces_need_an_index() {
     pick.set_options(FaceOptions {
         face_index: Some(1),
         ..FaceOptions::default()
-    });
+    })
+    .expect("valid options");
     pick.extract(&canvas).expect("index 1 extracts");
     pick.set_options(FaceOptions {
         face_index: Some(2),
         ..FaceOptions::default()
-    });
+    })
+    .expect("valid options");
     assert!(matches!(
         pick.extract(&canvas),
         Err(CaptureError::FaceIndexOutOfRange { index: 2, count: 2 })
