@@ -12,6 +12,26 @@
 //!
 //! Raw pixels, model inputs and templates are wiped (`zeroize`) when dropped;
 //! template types print `<redacted>` in `Debug`.
+//!
+//! ```no_run
+//! use sanctuary_capture::eval::{EvalOptions, evaluate};
+//! use sanctuary_capture::{Capture, FaceOptions, FacePipeline, ModelsDir, RgbImage};
+//!
+//! // Enrollment: load the models once, gate on liveness, get the embedding.
+//! let pipeline = FacePipeline::load(&ModelsDir::default_location(), FaceOptions::default())?;
+//! let capture = Capture::new(pipeline, Capture::DEFAULT_LIVENESS_THRESHOLD)?;
+//! let result = capture.capture(&RgbImage::open("face.jpg")?)?;
+//! println!("liveness {:.2}", result.liveness_score); // shown, never stored
+//! let template: &[f32] = result.face.embedding.as_slice(); // 512 values, unit length
+//! # let _ = template;
+//!
+//! // Evaluation: report, templates and plaintext decisions per pair.
+//! let ev = evaluate("../shared/data/faces/orl", &EvalOptions::default())?;
+//! println!("EER {:.4}", ev.report.eer);
+//! let decisions: Vec<bool> = ev.decisions();
+//! # let _ = decisions;
+//! # Ok::<(), sanctuary_capture::CaptureError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used)]
