@@ -248,7 +248,8 @@ pub struct EvalReport {
     pub genuine_mean: f64,
     /// Mean impostor score.
     pub impostor_mean: f64,
-    /// Wall-clock extraction time per image (decode + template), in ms.
+    /// Wall-clock extraction time per image (file read, decode, template;
+    /// model loading excluded), in ms. Depends on the build profile.
     pub ms_per_image: f64,
     /// The DET curve SVG, if written.
     pub det_plot: Option<PathBuf>,
