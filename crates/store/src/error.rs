@@ -90,7 +90,9 @@ pub enum StoreError {
     SeqOutOfRange(u64),
 
     /// The URL's scheme is neither `sqlite:` nor `postgres://`/`postgresql://`.
-    #[error("unsupported store URL {url_redacted}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    #[error(
+        "unsupported store URL {url_redacted}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB"
+    )]
     UnsupportedUrl {
         /// The URL with any password replaced by `***`.
         url_redacted: String,

@@ -81,7 +81,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), max_connections: 4 }
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            max_connections: 4,
+        }
     }
 }
 
@@ -114,7 +117,9 @@ pub struct Store {
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Deliberately no URL: it may carry a password.
-        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,7 +141,10 @@ impl Store {
 
     /// [`Store::open`] with explicit options.
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open { url_redacted: redact_url(url), source };
+        let open_err = |source| StoreError::Open {
+            url_redacted: redact_url(url),
+            source,
+        };
         let pool = if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             let connect = SqliteConnectOptions::from_str(url)
@@ -151,7 +159,10 @@ impl Store {
                 .acquire_timeout(options.connect_timeout);
             if memory {
                 // An in-memory database lives exactly as long as its one connection.
-                pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
+                pool = pool
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
             }
             Pool::Sqlite(pool.connect_with(connect).await.map_err(open_err)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -164,9 +175,14 @@ impl Store {
                 .map_err(open_err)?;
             Pool::Postgres(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl { url_redacted: redact_url(url) });
+            return Err(StoreError::UnsupportedUrl {
+                url_redacted: redact_url(url),
+            });
         };
-        let store = Self { pool, write_lock: tokio::sync::Mutex::new(()) };
+        let store = Self {
+            pool,
+            write_lock: tokio::sync::Mutex::new(()),
+        };
         store.init_schema().await.map_err(|e| match e {
             StoreError::Database(source) => open_err(source),
             other => other,
@@ -209,7 +225,10 @@ impl Store {
                 Some(SCHEMA_VERSION) => tx.rollback().await?,
                 Some(found) => {
                     tx.rollback().await?;
-                    return Err(StoreError::Schema { found, supported: SCHEMA_VERSION });
+                    return Err(StoreError::Schema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
                 }
             }
         });
@@ -249,7 +268,8 @@ impl Store {
                     let share: &[u8] = row.try_get(3)?;
                     enrollments.push(StoredEnrollment {
                         id: EnrollmentId(
-                            id.try_into().map_err(|_| StoreError::Corrupt("enrollment id length"))?,
+                            id.try_into()
+                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
                         ),
                         kind: row.try_get(2)?,
                         share: Zeroizing::new(share.to_vec()),
@@ -263,7 +283,11 @@ impl Store {
                 }
             }
             tx.rollback().await?;
-            Ok(Loaded { enrollments, next_seq, head_hash })
+            Ok(Loaded {
+                enrollments,
+                next_seq,
+                head_hash,
+            })
         })
     }
 
@@ -307,7 +331,10 @@ impl Store {
             for op in ops {
                 if op.seq != next {
                     tx.rollback().await?;
-                    return Err(StoreError::OutOfOrder { expected: next, got: op.seq });
+                    return Err(StoreError::OutOfOrder {
+                        expected: next,
+                        got: op.seq,
+                    });
                 }
                 let seq = to_i64(op.seq)?;
                 let hash = chain_hash(&prev, op.seq, &op.entry);
@@ -319,7 +346,12 @@ impl Store {
                     .await?;
                 match &op.change {
                     StateChange::None => {}
-                    StateChange::Enroll { id, kind, share, subject } => {
+                    StateChange::Enroll {
+                        id,
+                        kind,
+                        share,
+                        subject,
+                    } => {
                         let exists: i64 =
                             sqlx::query_scalar("SELECT COUNT(*) FROM enrollments WHERE id = $1")
                                 .bind(id.0.as_slice())
@@ -362,7 +394,12 @@ impl Store {
             match self.scrub_inner().await {
                 Ok(true) => {}
                 Ok(false) => return Err(StoreError::ScrubIncomplete { seq, source: None }),
-                Err(e) => return Err(StoreError::ScrubIncomplete { seq, source: Some(e) }),
+                Err(e) => {
+                    return Err(StoreError::ScrubIncomplete {
+                        seq,
+                        source: Some(e),
+                    });
+                }
             }
         }
         Ok(())
@@ -392,7 +429,9 @@ impl Store {
             }
             Pool::Sqlite(p) => {
                 let (busy, _log, _checkpointed): (i64, i64, i64) =
-                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await?;
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(p)
+                        .await?;
                 Ok(busy == 0)
             }
         }
@@ -418,7 +457,9 @@ impl Store {
                     Ok(OpRecord {
                         seq: to_u64(row.try_get(0)?)?,
                         entry: row.try_get(1)?,
-                        hash: hash.try_into().map_err(|_| StoreError::Corrupt("op hash length"))?,
+                        hash: hash
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("op hash length"))?,
                     })
                 })
                 .collect()
@@ -446,8 +487,12 @@ fn head_from_row(row: Option<(i64, Vec<u8>)>) -> Result<(u64, [u8; 32]), StoreEr
     match row {
         None => Ok((0, ZERO_HASH)),
         Some((seq, hash)) => Ok((
-            to_u64(seq)?.checked_add(1).ok_or(StoreError::Corrupt("op seq"))?,
-            hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("op hash length"))?,
+            to_u64(seq)?
+                .checked_add(1)
+                .ok_or(StoreError::Corrupt("op seq"))?,
+            hash.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("op hash length"))?,
         )),
     }
 }

@@ -122,7 +122,10 @@ impl fmt::Debug for StoredEnrollment {
         f.debug_struct("StoredEnrollment")
             .field("id", &self.id)
             .field("kind", &self.kind)
-            .field("share", &format_args!("<redacted {} bytes>", self.share.len()))
+            .field(
+                "share",
+                &format_args!("<redacted {} bytes>", self.share.len()),
+            )
             .field("subject", &self.subject)
             .field("enrolled_seq", &self.enrolled_seq)
             .finish()
@@ -177,7 +180,12 @@ impl fmt::Debug for StateChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::None => f.write_str("None"),
-            Self::Enroll { id, kind, share, subject } => f
+            Self::Enroll {
+                id,
+                kind,
+                share,
+                subject,
+            } => f
                 .debug_struct("Enroll")
                 .field("id", id)
                 .field("kind", kind)
@@ -250,10 +258,17 @@ mod tests {
         assert_eq!(s.parse::<EnrollmentId>(), Ok(id));
         assert_eq!(s.to_uppercase().parse::<EnrollmentId>(), Ok(id));
         assert!("00".parse::<EnrollmentId>().is_err());
-        assert!("zz0102030405060708090a0b0c0dfeff".parse::<EnrollmentId>().is_err());
-        let json = serde_json::to_string(&id).unwrap();
+        assert!(
+            "zz0102030405060708090a0b0c0dfeff"
+                .parse::<EnrollmentId>()
+                .is_err()
+        );
+        let json = serde_json::to_string(&id).expect("serialize");
         assert_eq!(json, format!("\"{s}\""));
-        assert_eq!(serde_json::from_str::<EnrollmentId>(&json).unwrap(), id);
+        assert_eq!(
+            serde_json::from_str::<EnrollmentId>(&json).expect("deserialize"),
+            id
+        );
     }
 
     #[test]

@@ -75,8 +75,14 @@ mod tests {
     fn redacts_userinfo_and_params() {
         assert_eq!(redact_url("postgres://a:b@h:1/d"), "postgres://a:***@h:1/d");
         assert_eq!(redact_url("postgres://a@h:1/d"), "postgres://a@h:1/d");
-        assert_eq!(redact_url("postgresql://a:p@ss@h/d"), "postgresql://a:***@h/d");
-        assert_eq!(redact_url("postgres://h/d?Password=zz"), "postgres://h/d?Password=***");
+        assert_eq!(
+            redact_url("postgresql://a:p@ss@h/d"),
+            "postgresql://a:***@h/d"
+        );
+        assert_eq!(
+            redact_url("postgres://h/d?Password=zz"),
+            "postgres://h/d?Password=***"
+        );
         assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
         assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
         assert_eq!(redact_url("mysql://u:pw@h"), "mysql://u:***@h");
