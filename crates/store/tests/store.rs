@@ -556,6 +556,18 @@ async fn delete_removes_the_share(f: &Fixture) {
         vec![id(1), id(3)]
     );
 
+    if f.kind == Kind::Postgres {
+        // The delete was followed by a VACUUM of the enrollments table.
+        let mut c = sqlx::PgConnection::connect(&f.url).await.expect("connect");
+        let vacuums: i64 = sqlx::query_scalar(
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'enrollments'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .expect("pg_stat_user_tables");
+        assert!(vacuums >= 1, "enrollments was not vacuumed after the delete");
+        c.close().await.expect("close");
+    }
     if let Some(path) = f.sqlite_path() {
         let mut files = vec![path.clone()];
         let wal = PathBuf::from(format!("{}-wal", path.display()));
