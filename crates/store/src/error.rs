@@ -9,10 +9,11 @@ use std::error::Error as StdError;
 ///   [`StoreError::NotFound`] are refusals of one op: nothing was written and
 ///   the store is unchanged. A node that sees `OutOfOrder` is out of step with
 ///   its peers and should catch up from them.
-/// * [`StoreError::ScrubIncomplete`] is the one error returned *after* the op
-///   was committed: the deletion happened, but its bytes may still sit in
-///   free pages or a write-ahead log. Retry the scrub with [`crate::Store::scrub`].
 /// * The rest are configuration or infrastructure failures for the operator.
+///   From [`crate::Store::apply`] they also mean nothing was written, with one
+///   ambiguous case: a [`StoreError::Database`] error from a PostgreSQL
+///   `COMMIT` whose connection was lost. Compare [`crate::Store::head`] with
+///   the op's seq to learn whether it landed.
 ///
 /// Neither `Display` nor `Debug` ever contains a database password: URLs are
 /// redacted with [`crate::redact_url`] before they are stored in an error.
@@ -71,18 +72,6 @@ pub enum StoreError {
         found: i64,
         /// The version this build writes and reads.
         supported: i64,
-    },
-
-    /// A `Delete` op was committed but the follow-up that overwrites the
-    /// deleted bytes (SQLite WAL checkpoint, PostgreSQL `VACUUM`) did not
-    /// complete. The op **is** applied; call [`crate::Store::scrub`] again later.
-    #[error("op {seq} applied, but the deleted share could not yet be scrubbed from disk")]
-    ScrubIncomplete {
-        /// The seq of the (committed) op.
-        seq: u64,
-        /// The driver error, if the scrub failed rather than was blocked by readers.
-        #[source]
-        source: Option<sqlx::Error>,
     },
 
     /// A sequence number does not fit the database's signed 64-bit column.

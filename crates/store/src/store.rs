@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::Row;
@@ -112,6 +113,8 @@ pub struct Store {
     /// Serializes writers so that the read-head-then-insert in `apply` never
     /// races another `apply` of this process.
     write_lock: tokio::sync::Mutex<()>,
+    /// A delete was committed but its scrub has not completed yet.
+    scrub_pending: AtomicBool,
 }
 
 impl fmt::Debug for Store {
@@ -182,6 +185,7 @@ impl Store {
         let store = Self {
             pool,
             write_lock: tokio::sync::Mutex::new(()),
+            scrub_pending: AtomicBool::new(false),
         };
         store.init_schema().await.map_err(|e| match e {
             StoreError::Database(source) => open_err(source),
@@ -307,9 +311,12 @@ impl Store {
     /// Refuses with [`StoreError::OutOfOrder`] unless `op.seq` is the next
     /// seq, [`StoreError::Duplicate`] for an enroll of an existing id and
     /// [`StoreError::NotFound`] for a delete of a missing id; nothing is
-    /// written then. After a committed `Delete` the deleted bytes are scrubbed
-    /// (see [`Store::scrub`]); if that does not complete the op stays applied
-    /// and [`StoreError::ScrubIncomplete`] is returned.
+    /// written then: an `Err` always means the store is unchanged.
+    ///
+    /// After a committed `Delete` the deleted bytes are scrubbed (see
+    /// [`Store::scrub`]). If the scrub does not complete, the op still counts
+    /// as applied (`Ok`); [`Store::scrub_pending`] turns true and the scrub is
+    /// retried after every later `apply` until it completes.
     pub async fn apply(&self, op: &AppliedOp) -> Result<(), StoreError> {
         self.apply_batch(std::slice::from_ref(op)).await
     }
@@ -320,8 +327,8 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        let _writer = self.write_lock.lock().await;
-        let mut last_delete = None;
+        let writer = self.write_lock.lock().await;
+        let mut deleted = false;
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
@@ -382,7 +389,7 @@ impl Store {
                             tx.rollback().await?;
                             return Err(StoreError::NotFound { id: *id });
                         }
-                        last_delete = Some(op.seq);
+                        deleted = true;
                     }
                 }
                 next = op.seq + 1; // op.seq <= i64::MAX: no overflow
@@ -390,17 +397,13 @@ impl Store {
             }
             tx.commit().await?;
         });
-        if let Some(seq) = last_delete {
-            match self.scrub_inner().await {
-                Ok(true) => {}
-                Ok(false) => return Err(StoreError::ScrubIncomplete { seq, source: None }),
-                Err(e) => {
-                    return Err(StoreError::ScrubIncomplete {
-                        seq,
-                        source: Some(e),
-                    });
-                }
-            }
+        drop(writer);
+        if deleted || self.scrub_pending.load(Ordering::Acquire) {
+            // The ops are committed whatever happens here: a scrub that does
+            // not complete is remembered and retried, never reported as a
+            // failed apply (callers treat Err as "nothing written").
+            let done = matches!(self.scrub_inner().await, Ok(true));
+            self.scrub_pending.store(!done, Ordering::Release);
         }
         Ok(())
     }
@@ -418,7 +421,16 @@ impl Store {
     ///   Limitation: until reuse, and in WAL segments / archives / base
     ///   backups, the old bytes remain; see the crate docs.
     pub async fn scrub(&self) -> Result<bool, StoreError> {
-        Ok(self.scrub_inner().await?)
+        let result = self.scrub_inner().await;
+        self.scrub_pending
+            .store(!matches!(result, Ok(true)), Ordering::Release);
+        Ok(result?)
+    }
+
+    /// Whether a committed delete still awaits a completed [`Store::scrub`]
+    /// (a node can report this in its health output and call `scrub`).
+    pub fn scrub_pending(&self) -> bool {
+        self.scrub_pending.load(Ordering::Acquire)
     }
 
     async fn scrub_inner(&self) -> Result<bool, sqlx::Error> {

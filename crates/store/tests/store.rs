@@ -548,6 +548,7 @@ async fn delete_removes_the_share(f: &Fixture) {
     }
 
     store.apply(&delete(3, id(2))).await.expect("delete");
+    assert!(!store.scrub_pending());
     assert!(!store.has_share(&id(2)).await.expect("has_share"));
     assert!(store.has_share(&id(1)).await.expect("has_share"));
     let loaded = store.load().await.expect("load");
@@ -565,7 +566,10 @@ async fn delete_removes_the_share(f: &Fixture) {
         .fetch_one(&mut c)
         .await
         .expect("pg_stat_user_tables");
-        assert!(vacuums >= 1, "enrollments was not vacuumed after the delete");
+        assert!(
+            vacuums >= 1,
+            "enrollments was not vacuumed after the delete"
+        );
         c.close().await.expect("close");
     }
     if let Some(path) = f.sqlite_path() {
@@ -776,5 +780,57 @@ async fn sqlite_process_crash_mid_transaction() {
         "uncommitted data visible after the crash"
     );
     store.apply(&noop(3)).await.expect("seq 3 is still free");
+    store.close().await;
+}
+
+/// A reader holding a snapshot blocks the checkpoint that scrubs a delete:
+/// the delete still counts as applied, the scrub is flagged as pending and
+/// completes on the next apply.
+#[tokio::test]
+async fn sqlite_blocked_scrub_is_retried() {
+    let f = Fixture::new(Kind::Sqlite, "scrub")
+        .await
+        .expect("sqlite fixture");
+    let opts = StoreOptions::default().connect_timeout(Duration::from_millis(300));
+    let store = Store::open_with(&f.url, &opts).await.expect("open");
+    let secret = random_share(4096);
+    store
+        .apply(&enroll(0, id(1), &secret, None))
+        .await
+        .expect("enroll");
+    assert!(store.scrub().await.expect("checkpoint"));
+
+    let mut reader = sqlx::SqliteConnection::connect(&f.url)
+        .await
+        .expect("connect");
+    sqlx::raw_sql("BEGIN; SELECT COUNT(*) FROM enrollments;")
+        .execute(&mut reader)
+        .await
+        .expect("open a read snapshot");
+    store
+        .apply(&delete(1, id(1)))
+        .await
+        .expect("delete is applied even if the scrub is blocked");
+    assert!(store.scrub_pending(), "blocked checkpoint not noticed");
+    assert!(!store.has_share(&id(1)).await.expect("has_share"));
+    let path = f.sqlite_path().expect("path");
+    let bytes = std::fs::read(&path).expect("read db");
+    assert!(
+        contains(&bytes, &secret[..64]),
+        "control: share should still be in the main file"
+    );
+
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut reader)
+        .await
+        .expect("end snapshot");
+    reader.close().await.expect("close");
+    store.apply(&noop(2)).await.expect("apply");
+    assert!(!store.scrub_pending(), "scrub not retried");
+    let bytes = std::fs::read(&path).expect("read db");
+    assert!(
+        !contains(&bytes, &secret[..64]),
+        "share still in the file after the retried scrub"
+    );
     store.close().await;
 }
