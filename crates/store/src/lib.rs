@@ -42,6 +42,11 @@
 //!   Operators must treat PostgreSQL WAL archives and backups as holding share
 //!   material, with a retention no longer than the deletion promise.
 //!
+//! If the scrub cannot complete (an SQLite reader holds an old snapshot, or
+//! `VACUUM` fails), the delete still counts as applied, [`Store::scrub_pending`]
+//! turns true, and the scrub is retried after every later `apply` (or by
+//! calling [`Store::scrub`]).
+//!
 //! Common limitations: the filesystem may keep old blocks (SSD wear-levelling,
 //! copy-on-write filesystems, snapshots); the database drivers copy values
 //! through their own buffers, which are not zeroized (the store's own copies
