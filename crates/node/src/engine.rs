@@ -90,6 +90,7 @@ pub struct Node {
     control: Mutex<Option<MeshSession>>,
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
+    follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Parses a party's share bytes (`own || next`, little-endian u32).
@@ -208,11 +209,25 @@ impl Node {
             control: Mutex::new(None),
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
+            follower: std::sync::Mutex::new(None),
         });
         if party != PartyId::P0 {
-            tokio::spawn(follow(Arc::clone(&node)));
+            let handle = tokio::spawn(follow(Arc::clone(&node)));
+            if let Ok(mut f) = node.follower.lock() {
+                *f = Some(handle);
+            }
         }
         Ok(node)
+    }
+
+    /// Stops the follower loop so the node (and its peer links) can be
+    /// dropped; used on shutdown.
+    pub fn stop(&self) {
+        if let Ok(mut f) = self.follower.lock()
+            && let Some(h) = f.take()
+        {
+            h.abort();
+        }
     }
 
     /// This node's party.

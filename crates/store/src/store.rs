@@ -1,0 +1,518 @@
+//! The [`Store`]: one code path over SQLite and PostgreSQL.
+//!
+//! Every query is written once with `$n` placeholders (SQLite accepts them
+//! too) and run through [`on_pool!`], which expands the same body for each
+//! driver. Only the DDL differs per backend.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use zeroize::Zeroizing;
+
+use crate::error::StoreError;
+use crate::types::{
+    AppliedOp, Backend, EnrollmentId, Loaded, OpRecord, StateChange, StoredEnrollment, ZERO_HASH,
+    chain_hash,
+};
+use crate::url::redact_url;
+
+/// The schema version this build writes and accepts.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Rows fetched per round trip by [`Store::load`].
+const LOAD_PAGE: i64 = 4096;
+
+const SQLITE_SCHEMA: &[&str] = &[
+    // `INTEGER PRIMARY KEY` makes seq the rowid: the table is stored in seq
+    // order, so `load` is a sequential scan.
+    "CREATE TABLE oplog (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, hash BLOB NOT NULL)",
+    "CREATE TABLE enrollments (
+        enrolled_seq INTEGER PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+        kind TEXT NOT NULL,
+        share BLOB NOT NULL,
+        subject TEXT)",
+];
+
+const PG_SCHEMA: &[&str] = &[
+    "CREATE TABLE oplog (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL, hash BYTEA NOT NULL)",
+    "CREATE TABLE enrollments (
+        enrolled_seq BIGINT PRIMARY KEY,
+        id BYTEA NOT NULL UNIQUE CHECK (length(id) = 16),
+        kind TEXT NOT NULL,
+        share BYTEA NOT NULL,
+        subject TEXT)",
+    // Shares are uniformly random: do not try to compress them, store them
+    // out of line in the TOAST table as they are.
+    "ALTER TABLE enrollments ALTER COLUMN share SET STORAGE EXTERNAL",
+];
+
+/// Runs the same body against whichever pool the store holds.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            Pool::Postgres($p) => $body,
+            Pool::Sqlite($p) => $body,
+        }
+    };
+}
+
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Options for [`Store::open_with`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// How long to wait for a database connection (and, on SQLite, for a
+    /// lock) before failing. By default, 10 seconds.
+    pub connect_timeout: Duration,
+    /// Pool size. By default, 4. (An in-memory SQLite database always uses 1.)
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            max_connections: 4,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Sets [`StoreOptions::connect_timeout`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`StoreOptions::max_connections`] (at least 1).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+}
+
+/// A node's durable storage: the op log and its current enrollments.
+///
+/// One process should own a store: [`Store::apply`] calls are serialized
+/// within the process, and the seq check inside each transaction (plus the
+/// op log's primary key) refuses anything another writer slipped in.
+pub struct Store {
+    pool: Pool,
+    /// Serializes writers so that the read-head-then-insert in `apply` never
+    /// races another `apply` of this process.
+    write_lock: tokio::sync::Mutex<()>,
+    /// A delete was committed but its scrub has not completed yet.
+    scrub_pending: AtomicBool,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Deliberately no URL: it may carry a password.
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `url` with default options.
+    ///
+    /// * `sqlite://PATH` (or `sqlite:PATH`, `sqlite::memory:`): the file is
+    ///   created if missing and opened with `journal_mode=WAL`,
+    ///   `synchronous=FULL` and `secure_delete=ON` (deleted content is
+    ///   overwritten with zeros in the file).
+    /// * `postgres://USER[:PASSWORD]@HOST:PORT/DB` (or `postgresql://`).
+    ///
+    /// Creates the schema if absent; refuses a database whose
+    /// `schema_version` is newer than [`SCHEMA_VERSION`] with
+    /// [`StoreError::Schema`].
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with explicit options.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url_redacted: redact_url(url),
+            source,
+        };
+        let pool = if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(open_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .pragma("secure_delete", "ON")
+                .busy_timeout(options.connect_timeout);
+            let mut pool = SqlitePoolOptions::new()
+                .max_connections(if memory { 1 } else { options.max_connections })
+                .acquire_timeout(options.connect_timeout);
+            if memory {
+                // An in-memory database lives exactly as long as its one connection.
+                pool = pool
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            Pool::Sqlite(pool.connect_with(connect).await.map_err(open_err)?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(open_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(open_err)?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl {
+                url_redacted: redact_url(url),
+            });
+        };
+        let store = Self {
+            pool,
+            write_lock: tokio::sync::Mutex::new(()),
+            scrub_pending: AtomicBool::new(false),
+        };
+        store.init_schema().await.map_err(|e| match e {
+            StoreError::Database(source) => open_err(source),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    async fn init_schema(&self) -> Result<(), StoreError> {
+        let ddl = match self.backend() {
+            Backend::Postgres => PG_SCHEMA,
+            Backend::Sqlite => SQLITE_SCHEMA,
+        };
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            match found {
+                None => {
+                    for stmt in ddl {
+                        sqlx::query(*stmt).execute(&mut *tx).await?;
+                    }
+                    sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                        .bind(SCHEMA_VERSION)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+                Some(SCHEMA_VERSION) => tx.rollback().await?,
+                Some(found) => {
+                    tx.rollback().await?;
+                    return Err(StoreError::Schema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Everything a node needs at start-up: the enrollments in gallery order
+    /// and the op-log head, read from one consistent snapshot.
+    pub async fn load(&self) -> Result<Loaded, StoreError> {
+        let begin = match self.backend() {
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Backend::Sqlite => "BEGIN",
+        };
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin).await?;
+            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (next_seq, head_hash) = head_from_row(head)?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollments")
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut enrollments = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+            let mut after: i64 = -1;
+            loop {
+                let rows = sqlx::query(
+                    "SELECT enrolled_seq, id, kind, share, subject FROM enrollments
+                     WHERE enrolled_seq > $1 ORDER BY enrolled_seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(LOAD_PAGE)
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in &rows {
+                    let seq: i64 = row.try_get(0)?;
+                    let id: &[u8] = row.try_get(1)?;
+                    let share: &[u8] = row.try_get(3)?;
+                    enrollments.push(StoredEnrollment {
+                        id: EnrollmentId(
+                            id.try_into()
+                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
+                        ),
+                        kind: row.try_get(2)?,
+                        share: Zeroizing::new(share.to_vec()),
+                        subject: row.try_get(4)?,
+                        enrolled_seq: to_u64(seq)?,
+                    });
+                    after = seq;
+                }
+                if rows.len() < LOAD_PAGE as usize {
+                    break;
+                }
+            }
+            tx.rollback().await?;
+            Ok(Loaded {
+                enrollments,
+                next_seq,
+                head_hash,
+            })
+        })
+    }
+
+    /// The op-log head: `(next_seq, head_hash)`.
+    pub async fn head(&self) -> Result<(u64, [u8; 32]), StoreError> {
+        on_pool!(&self.pool, |p| {
+            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(p)
+                .await?;
+            head_from_row(head)
+        })
+    }
+
+    /// Applies op `op.seq` atomically: inserts its op-log row and performs its
+    /// state change in one transaction.
+    ///
+    /// Refuses with [`StoreError::OutOfOrder`] unless `op.seq` is the next
+    /// seq, [`StoreError::Duplicate`] for an enroll of an existing id and
+    /// [`StoreError::NotFound`] for a delete of a missing id; nothing is
+    /// written then: an `Err` always means the store is unchanged.
+    ///
+    /// After a committed `Delete` the deleted bytes are scrubbed (see
+    /// [`Store::scrub`]). If the scrub does not complete, the op still counts
+    /// as applied (`Ok`); [`Store::scrub_pending`] turns true and the scrub is
+    /// retried after every later `apply` until it completes.
+    pub async fn apply(&self, op: &AppliedOp) -> Result<(), StoreError> {
+        self.apply_batch(std::slice::from_ref(op)).await
+    }
+
+    /// Applies consecutive ops in one transaction: all of them or none.
+    /// Same checks as [`Store::apply`] for each op; meant for bulk import.
+    pub async fn apply_batch(&self, ops: &[AppliedOp]) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let writer = self.write_lock.lock().await;
+        let mut deleted = false;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (mut next, mut prev) = head_from_row(head)?;
+            for op in ops {
+                if op.seq != next {
+                    tx.rollback().await?;
+                    return Err(StoreError::OutOfOrder {
+                        expected: next,
+                        got: op.seq,
+                    });
+                }
+                let seq = to_i64(op.seq)?;
+                let hash = chain_hash(&prev, op.seq, &op.entry);
+                sqlx::query("INSERT INTO oplog (seq, entry, hash) VALUES ($1, $2, $3)")
+                    .bind(seq)
+                    .bind(op.entry.as_slice())
+                    .bind(hash.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                match &op.change {
+                    StateChange::None => {}
+                    StateChange::Enroll {
+                        id,
+                        kind,
+                        share,
+                        subject,
+                    } => {
+                        let exists: i64 =
+                            sqlx::query_scalar("SELECT COUNT(*) FROM enrollments WHERE id = $1")
+                                .bind(id.0.as_slice())
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        if exists != 0 {
+                            tx.rollback().await?;
+                            return Err(StoreError::Duplicate { id: *id });
+                        }
+                        sqlx::query(
+                            "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(seq)
+                        .bind(id.0.as_slice())
+                        .bind(kind.as_str())
+                        .bind(share.as_slice())
+                        .bind(subject.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    StateChange::Delete { id } => {
+                        let done = sqlx::query("DELETE FROM enrollments WHERE id = $1")
+                            .bind(id.0.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 0 {
+                            tx.rollback().await?;
+                            return Err(StoreError::NotFound { id: *id });
+                        }
+                        deleted = true;
+                    }
+                }
+                next = op.seq + 1; // op.seq <= i64::MAX: no overflow
+                prev = hash;
+            }
+            tx.commit().await?;
+        });
+        drop(writer);
+        if deleted || self.scrub_pending.load(Ordering::Acquire) {
+            // The ops are committed whatever happens here: a scrub that does
+            // not complete is remembered and retried, never reported as a
+            // failed apply (callers treat Err as "nothing written").
+            let done = matches!(self.scrub_inner().await, Ok(true));
+            self.scrub_pending.store(!done, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Overwrites the bytes of deleted rows on disk as far as the backend
+    /// allows; [`Store::apply`] runs it after every `Delete`. Returns whether
+    /// it completed (`false`: SQLite readers blocked the checkpoint; retry).
+    ///
+    /// * SQLite: `secure_delete=ON` zeroes deleted content in the pages the
+    ///   delete writes to the WAL; `PRAGMA wal_checkpoint(TRUNCATE)` copies
+    ///   them into the database file and truncates the WAL, so neither file
+    ///   holds the share afterwards.
+    /// * PostgreSQL: `VACUUM enrollments` (and its TOAST table) reclaims the
+    ///   dead tuples, so their space is overwritten as pages are reused.
+    ///   Limitation: until reuse, and in WAL segments / archives / base
+    ///   backups, the old bytes remain; see the crate docs.
+    pub async fn scrub(&self) -> Result<bool, StoreError> {
+        let result = self.scrub_inner().await;
+        self.scrub_pending
+            .store(!matches!(result, Ok(true)), Ordering::Release);
+        Ok(result?)
+    }
+
+    /// Whether a committed delete still awaits a completed [`Store::scrub`]
+    /// (a node can report this in its health output and call `scrub`).
+    pub fn scrub_pending(&self) -> bool {
+        self.scrub_pending.load(Ordering::Acquire)
+    }
+
+    async fn scrub_inner(&self) -> Result<bool, sqlx::Error> {
+        match &self.pool {
+            Pool::Postgres(p) => {
+                sqlx::raw_sql("VACUUM enrollments").execute(p).await?;
+                Ok(true)
+            }
+            Pool::Sqlite(p) => {
+                let (busy, _log, _checkpointed): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(p)
+                        .await?;
+                Ok(busy == 0)
+            }
+        }
+    }
+
+    /// Op-log rows with `from <= seq < to`, in seq order.
+    pub async fn ops(&self, from: u64, to: u64) -> Result<Vec<OpRecord>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let clamp = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        on_pool!(&self.pool, |p| {
+            let rows = sqlx::query(
+                "SELECT seq, entry, hash FROM oplog WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+            )
+            .bind(clamp(from))
+            .bind(clamp(to))
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let hash: &[u8] = row.try_get(2)?;
+                    Ok(OpRecord {
+                        seq: to_u64(row.try_get(0)?)?,
+                        entry: row.try_get(1)?,
+                        hash: hash
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("op hash length"))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Does any row of the store still hold this enrollment's share?
+    pub async fn has_share(&self, enrollment: &EnrollmentId) -> Result<bool, StoreError> {
+        on_pool!(&self.pool, |p| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollments WHERE id = $1")
+                .bind(enrollment.0.as_slice())
+                .fetch_one(p)
+                .await?;
+            Ok(n != 0)
+        })
+    }
+
+    /// Closes all connections, waiting for them to finish.
+    pub async fn close(&self) {
+        on_pool!(&self.pool, |p| p.close().await)
+    }
+}
+
+fn head_from_row(row: Option<(i64, Vec<u8>)>) -> Result<(u64, [u8; 32]), StoreError> {
+    match row {
+        None => Ok((0, ZERO_HASH)),
+        Some((seq, hash)) => Ok((
+            to_u64(seq)?
+                .checked_add(1)
+                .ok_or(StoreError::Corrupt("op seq"))?,
+            hash.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("op hash length"))?,
+        )),
+    }
+}
+
+fn to_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::SeqOutOfRange(seq))
+}
+
+fn to_u64(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative seq"))
+}

@@ -1,0 +1,294 @@
+//! The values the store reads and writes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// Which database a [`crate::Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// PostgreSQL (production: one database per operator).
+    Postgres,
+    /// An embedded SQLite file (the default for a one-machine network).
+    Sqlite,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// A 128-bit enrollment id. Displays, parses and serializes as 32 lowercase
+/// hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnrollmentId(pub [u8; 16]);
+
+impl fmt::Display for EnrollmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for EnrollmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnrollmentId({self})")
+    }
+}
+
+/// Why a string is not an [`EnrollmentId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("an enrollment id is 32 hex digits")]
+pub struct ParseEnrollmentIdError(());
+
+impl FromStr for EnrollmentId {
+    type Err = ParseEnrollmentIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.as_bytes();
+        if s.len() != 32 {
+            return Err(ParseEnrollmentIdError(()));
+        }
+        let mut out = [0u8; 16];
+        for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+            let (Some(hi), Some(lo)) = (hex_val(pair[0]), hex_val(pair[1])) else {
+                return Err(ParseEnrollmentIdError(()));
+            };
+            *o = (hi << 4) | lo;
+        }
+        Ok(Self(out))
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl Serialize for EnrollmentId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EnrollmentId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a node needs at start-up.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Current enrollments in gallery order (ascending `enrolled_seq`).
+    pub enrollments: Vec<StoredEnrollment>,
+    /// The seq the next applied op must carry (the op-log length).
+    pub next_seq: u64,
+    /// Hash of the last op, or 32 zero bytes when the log is empty.
+    pub head_hash: [u8; 32],
+}
+
+/// One current enrollment with this node's share bytes.
+pub struct StoredEnrollment {
+    /// The enrollment id.
+    pub id: EnrollmentId,
+    /// Template kind, `"embedding"` or `"iris"` (not interpreted by the store).
+    pub kind: String,
+    /// This node's share bytes; wiped on drop.
+    pub share: Zeroizing<Vec<u8>>,
+    /// Optional subject handle (not interpreted by the store).
+    pub subject: Option<String>,
+    /// Seq of the op that enrolled it; the gallery order.
+    pub enrolled_seq: u64,
+}
+
+impl fmt::Debug for StoredEnrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredEnrollment")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field(
+                "share",
+                &format_args!("<redacted {} bytes>", self.share.len()),
+            )
+            .field("subject", &self.subject)
+            .field("enrolled_seq", &self.enrolled_seq)
+            .finish()
+    }
+}
+
+/// One op in the agreed order, as the node applies it.
+pub struct AppliedOp {
+    /// Position in the op log: 0, 1, 2, ... with no gaps.
+    pub seq: u64,
+    /// Opaque canonical bytes of the op record; hashed into the chain.
+    /// Must not contain share bytes: the op log is never deleted from.
+    pub entry: Vec<u8>,
+    /// The state change the op makes, if any.
+    pub change: StateChange,
+}
+
+impl fmt::Debug for AppliedOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppliedOp")
+            .field("seq", &self.seq)
+            .field("entry", &format_args!("<{} bytes>", self.entry.len()))
+            .field("change", &self.change)
+            .finish()
+    }
+}
+
+/// The change an op makes to the enrollments.
+pub enum StateChange {
+    /// Read-only op (verify, dedupe, ...): only logged.
+    None,
+    /// Adds an enrollment; refused with [`crate::StoreError::Duplicate`] if the id exists.
+    Enroll {
+        /// New enrollment id.
+        id: EnrollmentId,
+        /// Template kind, `"embedding"` or `"iris"`.
+        kind: String,
+        /// This node's share bytes.
+        share: Zeroizing<Vec<u8>>,
+        /// Optional subject handle.
+        subject: Option<String>,
+    },
+    /// Removes an enrollment and scrubs its share; refused with
+    /// [`crate::StoreError::NotFound`] if the id is not enrolled.
+    Delete {
+        /// The enrollment to delete.
+        id: EnrollmentId,
+    },
+}
+
+impl fmt::Debug for StateChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Enroll {
+                id,
+                kind,
+                share,
+                subject,
+            } => f
+                .debug_struct("Enroll")
+                .field("id", id)
+                .field("kind", kind)
+                .field("share", &format_args!("<redacted {} bytes>", share.len()))
+                .field("subject", subject)
+                .finish(),
+            Self::Delete { id } => f.debug_struct("Delete").field("id", id).finish(),
+        }
+    }
+}
+
+/// One op-log row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpRecord {
+    /// The op's seq.
+    pub seq: u64,
+    /// The op's opaque entry bytes.
+    pub entry: Vec<u8>,
+    /// `hash_seq`, see [`chain_hash`].
+    pub hash: [u8; 32],
+}
+
+impl fmt::Debug for OpRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpRecord")
+            .field("seq", &self.seq)
+            .field("entry", &format_args!("<{} bytes>", self.entry.len()))
+            .field("hash", &format_args!("{}", Hex(&self.hash)))
+            .finish()
+    }
+}
+
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Domain-separation prefix of the op-log hash chain.
+pub const OPLOG_DOMAIN: &[u8] = b"sanctuary-oplog-v1";
+
+/// The hash of the empty log (`hash_{-1}`).
+pub const ZERO_HASH: [u8; 32] = [0; 32];
+
+/// `hash_seq = SHA-256("sanctuary-oplog-v1" || hash_{seq-1} || seq as u64 BE || entry)`,
+/// with `hash_{-1}` = 32 zero bytes ([`ZERO_HASH`]).
+pub fn chain_hash(prev: &[u8; 32], seq: u64, entry: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(OPLOG_DOMAIN);
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(entry);
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_hex_round_trip_and_serde() {
+        let id = EnrollmentId(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\xfe\xff");
+        let s = id.to_string();
+        assert_eq!(s, "000102030405060708090a0b0c0dfeff");
+        assert_eq!(s.parse::<EnrollmentId>(), Ok(id));
+        assert_eq!(s.to_uppercase().parse::<EnrollmentId>(), Ok(id));
+        assert!("00".parse::<EnrollmentId>().is_err());
+        assert!(
+            "zz0102030405060708090a0b0c0dfeff"
+                .parse::<EnrollmentId>()
+                .is_err()
+        );
+        let json = serde_json::to_string(&id).expect("serialize");
+        assert_eq!(json, format!("\"{s}\""));
+        assert_eq!(
+            serde_json::from_str::<EnrollmentId>(&json).expect("deserialize"),
+            id
+        );
+    }
+
+    #[test]
+    fn chain_hash_changes_with_every_input() {
+        let a = chain_hash(&ZERO_HASH, 0, b"x");
+        assert_ne!(a, chain_hash(&ZERO_HASH, 1, b"x"));
+        assert_ne!(a, chain_hash(&ZERO_HASH, 0, b"y"));
+        assert_ne!(a, chain_hash(&[1; 32], 0, b"x"));
+    }
+
+    #[test]
+    fn debug_redacts_shares() {
+        let c = StateChange::Enroll {
+            id: EnrollmentId([7; 16]),
+            kind: "iris".into(),
+            share: Zeroizing::new(vec![0xAB; 4]),
+            subject: None,
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("redacted 4 bytes"), "{d}");
+        assert!(!d.contains("171"), "{d}");
+    }
+}
