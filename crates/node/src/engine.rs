@@ -155,6 +155,9 @@ fn digest(start: &OpStart) -> String {
 
 const CONTROL_SESSION: u64 = 0;
 
+/// Marker in a [`Position`] sent by the coordinator to call an op off.
+const ABORT: &str = "abort";
+
 impl Node {
     /// Loads keys and storage, rebuilds the galleries, and starts the peer
     /// links. Follower nodes also start listening for the coordinator.
@@ -277,25 +280,9 @@ impl Node {
             share: shares.as_ref().and_then(|s| s.get(p.index()).cloned()),
             client_key: client_key.clone(),
         };
-        {
-            // The control session is tied to the links that were up when it
-            // opened: reopen it after any failure (a peer restarted).
-            let mut control = self.control.lock().await;
-            if control.is_none() {
-                *control = Some(self.mesh.session(CONTROL_SESSION)?);
-            }
-            for p in [PartyId::P1, PartyId::P2] {
-                let msg = serde_json::to_vec(&start_for(p))
-                    .map_err(|e| NodeError::BadRequest(e.to_string()))?;
-                let sent = match control.as_mut() {
-                    Some(ctl) => sanctuary_mpc::Transport::send(ctl, p, msg).await,
-                    None => Err(sanctuary_mpc::TransportError::Closed { peer: p }),
-                };
-                if let Err(e) = sent {
-                    *control = None;
-                    return Err(e.into());
-                }
-            }
+        if let Err(e) = self.announce(&start_for).await {
+            self.abort_announced(&start_for(PartyId::P0)).await;
+            return Err(e);
         }
         let own = start_for(PartyId::P0);
         let (outcome, result, mut transport) = self.run_op(&mut st, &own).await?;
@@ -312,6 +299,64 @@ impl Node {
             }
         }
         Ok((seq, outcome, results))
+    }
+
+    /// Sends `OpStart` to both followers on the control session. The control
+    /// session is tied to the links that were up when it opened, so after a
+    /// peer restarted the first send finds it closed: reopen it once and
+    /// resend to that peer only.
+    async fn announce(
+        &self,
+        start_for: &(dyn Fn(PartyId) -> OpStart + Sync),
+    ) -> Result<(), NodeError> {
+        let mut control = self.control.lock().await;
+        for p in [PartyId::P1, PartyId::P2] {
+            let msg = serde_json::to_vec(&start_for(p))
+                .map_err(|e| NodeError::BadRequest(e.to_string()))?;
+            let mut last = None;
+            for attempt in 0..2 {
+                if control.is_none() || attempt > 0 {
+                    *control = None;
+                    if attempt > 0 {
+                        let _ = self.mesh.wait_connected(Duration::from_secs(2)).await;
+                    }
+                    *control = Some(self.mesh.session(CONTROL_SESSION)?);
+                }
+                let Some(ctl) = control.as_mut() else {
+                    continue;
+                };
+                match sanctuary_mpc::Transport::send(ctl, p, msg.clone()).await {
+                    Ok(()) => {
+                        last = None;
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            if let Some(e) = last {
+                *control = None;
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells followers that already received an `OpStart` that the op is
+    /// off, so they do not wait for it until their timeout.
+    async fn abort_announced(&self, start: &OpStart) {
+        let Ok(mut s) = self.mesh.session(session_id(start.seq, &start.request_id)) else {
+            return;
+        };
+        let abort = Position {
+            next_seq: start.seq,
+            head: String::new(),
+            op_digest: ABORT.into(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&abort) {
+            for p in [PartyId::P1, PartyId::P2] {
+                let _ = sanctuary_mpc::Transport::send(&mut s, p, bytes.clone()).await;
+            }
+        }
     }
 
     /// Runs one operation as this party (all three nodes run this).
@@ -336,10 +381,29 @@ impl Node {
             sanctuary_mpc::Transport::send(&mut transport, p, bytes.clone()).await?;
         }
         let mut theirs = Vec::new();
-        for p in [party.next(), party.prev()] {
+        // The coordinator first: an aborted op is then dropped at once.
+        let order = if party == PartyId::P0 {
+            [party.next(), party.prev()]
+        } else {
+            [
+                PartyId::P0,
+                if party == PartyId::P1 {
+                    PartyId::P2
+                } else {
+                    PartyId::P1
+                },
+            ]
+        };
+        for p in order {
             let b = sanctuary_mpc::Transport::recv(&mut transport, p).await?;
             let pos: Position = serde_json::from_slice(&b)
                 .map_err(|e| NodeError::OutOfStep(format!("{p} sent a bad position: {e}")))?;
+            if p == PartyId::P0 && pos.op_digest == ABORT {
+                return Err(NodeError::PeerUnavailable {
+                    peer: PartyId::P0,
+                    reason: "the coordinator aborted the operation".into(),
+                });
+            }
             theirs.push((p, pos));
         }
         if start.seq != st.next_seq || theirs.iter().any(|(_, p)| *p != mine) {
@@ -513,10 +577,7 @@ impl Node {
             change,
         };
         self.store.apply(&applied).await?;
-        let head = self.store.ops(start.seq, start.seq + 1).await?;
-        if let Some(rec) = head.first() {
-            st.head = rec.hash;
-        }
+        st.head = sanctuary_store::chain_hash(&st.head, start.seq, &applied.entry);
         st.next_seq = start.seq + 1;
         match applied.change {
             StateChange::Enroll {

@@ -48,11 +48,16 @@ pub async fn serve(
             message: format!("cannot listen for the client API: {e}"),
         })?;
     tracing::info!(party = %node.party(), api = %listen, "client API listening");
-    axum::serve(listener, router(node))
+    let served = axum::serve(listener, router(Arc::clone(&node)))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| NodeError::Config {
             path: listen.into(),
             message: e.to_string(),
-        })
+        });
+    // Stop the follower loop so the node, and with it the peer links and
+    // their listening socket, is dropped here.
+    node.stop();
+    tracing::info!(party = %node.party(), "node stopped");
+    served
 }

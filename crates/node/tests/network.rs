@@ -36,7 +36,12 @@ fn start(cfg: NodeConfig) -> Running {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
-                        other => return other,
+                        other => {
+                            if let Err(e) = &other {
+                                eprintln!("node {} stopped with error: {e:?}", cfg.party);
+                            }
+                            return other;
+                        }
                     }
                 }
                 _ = &mut rx => {
@@ -111,7 +116,10 @@ async fn enrolled_counts(client: &Client) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     for p in PartyId::ALL {
         let h = client.health(p).await.expect("health");
-        out.push((h["enrolled"]["embedding"].as_u64().unwrap_or(99), h["next_seq"].as_u64().unwrap_or(99)));
+        out.push((
+            h["enrolled"]["embedding"].as_u64().unwrap_or(99),
+            h["next_seq"].as_u64().unwrap_or(99),
+        ));
     }
     out
 }
@@ -120,7 +128,9 @@ async fn enrolled_counts(client: &Client) -> Vec<(u64, u64)> {
 async fn enroll_verify_dedupe_delete_restart_and_failures() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let net_path = sanctuary_node::init_network(dir, ["127.0.0.1"; 3], "test-net", Default::default()).expect("init");
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], "test-net", Default::default())
+            .expect("init");
     let net = NetworkFile::load(&net_path).expect("network file");
     let params = net.matching.embedding;
     let client = Client::new(net).expect("client");
@@ -129,44 +139,96 @@ async fn enroll_verify_dedupe_delete_restart_and_failures() {
 
     let alice = person(1, &params);
     let bob = person(2, &params);
-    let r = client.enroll(&template(&alice, &params), None).await.expect("enroll alice");
+    let r = client
+        .enroll(&template(&alice, &params), None)
+        .await
+        .expect("enroll alice");
     assert_eq!(r.status, EnrollStatus::Enrolled);
     let alice_id = r.enrollment_id.expect("id");
-    let r = client.enroll(&template(&bob, &params), None).await.expect("enroll bob");
+    let r = client
+        .enroll(&template(&bob, &params), None)
+        .await
+        .expect("enroll bob");
     let bob_id = r.enrollment_id.expect("id");
     // A fresh capture of Alice is refused.
-    let r = client.enroll(&template(&noisy(&alice, 9), &params), None).await.expect("enroll again");
+    let r = client
+        .enroll(&template(&noisy(&alice, 9), &params), None)
+        .await
+        .expect("enroll again");
     assert_eq!(r.status, EnrollStatus::AlreadyEnrolled);
     assert!(r.enrollment_id.is_none());
 
-    assert!(client.verify(alice_id, &template(&noisy(&alice, 3), &params)).await.expect("verify"));
-    assert!(!client.verify(alice_id, &template(&bob, &params)).await.expect("verify"));
-    assert!(client.dedupe(&template(&noisy(&bob, 4), &params)).await.expect("dedupe"));
-    assert!(!client.dedupe(&template(&person(3, &params), &params)).await.expect("dedupe"));
+    assert!(
+        client
+            .verify(alice_id, &template(&noisy(&alice, 3), &params))
+            .await
+            .expect("verify")
+    );
+    assert!(
+        !client
+            .verify(alice_id, &template(&bob, &params))
+            .await
+            .expect("verify")
+    );
+    assert!(
+        client
+            .dedupe(&template(&noisy(&bob, 4), &params))
+            .await
+            .expect("dedupe")
+    );
+    assert!(
+        !client
+            .dedupe(&template(&person(3, &params), &params))
+            .await
+            .expect("dedupe")
+    );
     assert!(enrolled_counts(&client).await.iter().all(|&(n, _)| n == 2));
 
     // Restart a node between operations: nothing lost, nothing duplicated.
     stop(nodes[2].take().expect("running")).await;
     nodes[2] = Some(start(config(dir, 2)));
     wait_ready(&client).await;
-    assert!(client.verify(bob_id, &template(&noisy(&bob, 5), &params)).await.expect("verify after restart"));
+    assert!(
+        client
+            .verify(bob_id, &template(&noisy(&bob, 5), &params))
+            .await
+            .expect("verify after restart")
+    );
     let counts = enrolled_counts(&client).await;
-    assert!(counts.iter().all(|c| *c == counts[0] && c.0 == 2), "{counts:?}");
+    assert!(
+        counts.iter().all(|c| *c == counts[0] && c.0 == 2),
+        "{counts:?}"
+    );
 
     // A node down: the request fails fast naming it, and nothing is stored anywhere.
     stop(nodes[1].take().expect("running")).await;
     let t = Instant::now();
-    let err = client.enroll(&template(&person(4, &params), &params), None).await.expect_err("P1 is down");
+    let err = client
+        .enroll(&template(&person(4, &params), &params), None)
+        .await
+        .expect_err("P1 is down");
     assert!(err.to_string().contains("P1"), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(10), "failed slowly: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "failed slowly: {:?}",
+        t.elapsed()
+    );
     nodes[1] = Some(start(config(dir, 1)));
     wait_ready(&client).await;
     let counts = enrolled_counts(&client).await;
-    assert!(counts.iter().all(|c| *c == counts[0] && c.0 == 2), "all-or-nothing: {counts:?}");
+    assert!(
+        counts.iter().all(|c| *c == counts[0] && c.0 == 2),
+        "all-or-nothing: {counts:?}"
+    );
 
     // Deletion: the shares are gone everywhere; Alice is no longer found.
     client.delete(alice_id).await.expect("delete");
-    assert!(!client.dedupe(&template(&alice, &params)).await.expect("dedupe"));
+    assert!(
+        !client
+            .dedupe(&template(&alice, &params))
+            .await
+            .expect("dedupe")
+    );
     assert!(enrolled_counts(&client).await.iter().all(|&(n, _)| n == 1));
     let err = client.delete(alice_id).await.expect_err("already deleted");
     assert!(err.to_string().contains("404"), "{err}");
@@ -180,7 +242,9 @@ async fn enroll_verify_dedupe_delete_restart_and_failures() {
 async fn malformed_requests_get_4xx_and_change_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let net_path = sanctuary_node::init_network(dir, ["127.0.0.1"; 3], "test-net", Default::default()).expect("init");
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], "test-net", Default::default())
+            .expect("init");
     let net = NetworkFile::load(&net_path).expect("network file");
     let leader = net.leader().api_url.clone();
     let client = Client::new(net).expect("client");
@@ -188,7 +252,10 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     wait_ready(&client).await;
     let http = reqwest::Client::new();
     let post = |path: &str, body: String| {
-        http.post(format!("{leader}{path}")).header("content-type", "application/json").body(body).send()
+        http.post(format!("{leader}{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
     let cases = [
         ("/v1/enroll", "{not json".to_string()),
@@ -200,11 +267,17 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     ];
     for (path, body) in cases {
         let r = post(path, body.clone()).await.expect("http");
-        assert!(r.status().is_client_error(), "{path} {body}: {}", r.status());
+        assert!(
+            r.status().is_client_error(),
+            "{path} {body}: {}",
+            r.status()
+        );
     }
     // Shares that do not open (sealed to nobody) are refused by the nodes.
     let junk = r#"{"epk":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","nonce":"AAAAAAAAAAAAAAAA","ct":"AAAA"}"#;
-    let body = format!(r#"{{"request_id":"00000000000000000000000000000001","kind":"embedding","shares":[{junk},{junk},{junk}]}}"#);
+    let body = format!(
+        r#"{{"request_id":"00000000000000000000000000000001","kind":"embedding","shares":[{junk},{junk},{junk}]}}"#
+    );
     let r = post("/v1/enroll", body).await.expect("http");
     assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
     // Oversized bodies are refused.
