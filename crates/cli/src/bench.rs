@@ -17,12 +17,12 @@ use sanctuary_mpc::{
     EmbeddingGallery, Gallery, IrisGallery, LocalTransport, Scope, Session, SessionStats, dot_i8,
     match_gallery, open_bits,
 };
-use sanctuary_share::{PartyId, ShareVec, deal};
+use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_template::{EmbeddingParams, IrisParams, THRESHOLD_DENOMINATOR, TemplateKind};
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
-use crate::synth;
+use crate::{local, synth};
 
 /// What one bench run measured.
 #[derive(Debug, Serialize)]
@@ -163,7 +163,6 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
         bail!("--gallery and --queries must be at least 1");
     }
     let mut data_rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let mut share_rng = rand::rng();
     let emb = EmbeddingParams {
         dim: args.dim,
         ..Default::default()
@@ -171,13 +170,7 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
     emb.validate().context("embedding parameters")?;
     let iris = IrisParams::default();
     let mut galleries = new_galleries(args, &emb, &iris)?;
-    let mut push = |ring: Vec<u32>| -> anyhow::Result<()> {
-        let shares = deal(&ring, &mut share_rng);
-        for (g, s) in galleries.iter_mut().zip(&shares) {
-            g.push(s)?;
-        }
-        Ok(())
-    };
+    let mut push = |ring: Vec<u32>| local::push_dealt(&mut galleries, &ring);
     // Even queries are genuine (a fresh capture of an enrolled subject), odd
     // ones impostors (someone never enrolled).
     let genuine: Vec<bool> = (0..args.queries).map(|i| i % 2 == 0).collect();
@@ -250,16 +243,10 @@ fn build(args: &BenchArgs) -> anyhow::Result<Workload> {
             (plain, rings, 2 * l, iris.rotation_count())
         }
     };
-    let mut queries: [Vec<ShareVec<u32>>; 3] = Default::default();
-    for ring in &query_rings {
-        for (q, s) in queries.iter_mut().zip(deal(ring, &mut share_rng)) {
-            q.push(s);
-        }
-    }
     Ok(Workload {
         plain,
         galleries,
-        queries,
+        queries: local::deal_queries(&query_rings),
         genuine,
         dim,
         rotations,
@@ -271,6 +258,9 @@ struct PartyResult {
     batch: Vec<bool>,
     single_stats: SessionStats,
     batch_stats: SessionStats,
+    /// Wall clock and process CPU time right after each of the four
+    /// barriers that bracket the single-query and batch phases.
+    marks: Vec<(Instant, Duration)>,
 }
 
 fn diff(a: SessionStats, b: SessionStats) -> SessionStats {
@@ -289,7 +279,12 @@ async fn party(
 ) -> anyhow::Result<PartyResult> {
     let mut sess = Session::setup(transport).await?;
     let n = gallery.len();
-    barrier.wait();
+    let mut marks = Vec::with_capacity(4);
+    let mut sync = || {
+        barrier.wait();
+        marks.push((Instant::now(), ProcessTime::now().as_duration()));
+    };
+    sync();
     let s0 = sess.stats();
     let mut single = Vec::new();
     for q in &queries {
@@ -304,17 +299,18 @@ async fn party(
         single.extend(open_bits(&mut sess, &bits).await?);
     }
     let s1 = sess.stats();
-    barrier.wait();
-    barrier.wait();
+    sync();
+    sync();
     let bits = match_gallery(&mut sess, &gallery, 0..n, &queries, Scope::Any).await?;
     let batch = open_bits(&mut sess, &bits).await?;
     let s2 = sess.stats();
-    barrier.wait();
+    sync();
     Ok(PartyResult {
         single,
         batch,
         single_stats: diff(s0, s1),
         batch_stats: diff(s1, s2),
+        marks,
     })
 }
 
@@ -327,32 +323,18 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let plain_time = t.elapsed();
 
     let share_bytes = w.galleries[0].len() * w.galleries[0].share_len() * 2 * 4;
-    let barrier = Arc::new(Barrier::new(4));
-    let transports = LocalTransport::mesh();
+    let barrier = Arc::new(Barrier::new(3));
     let [g0, g1, g2] = w.galleries;
     let [q0, q1, q2] = w.queries;
-    let mut handles = Vec::new();
-    for ((t, g), q) in transports.into_iter().zip([g0, g1, g2]).zip([q0, q1, q2]) {
-        let b = barrier.clone();
-        handles.push(std::thread::spawn(
-            move || -> anyhow::Result<PartyResult> {
-                let rt = tokio::runtime::Builder::new_current_thread().build()?;
-                rt.block_on(party(t, g, q, b))
-            },
-        ));
+    let results = local::run_parties([(g0, q0), (g1, q1), (g2, q2)], move |t, (g, q)| {
+        party(t, g, q, barrier)
+    })?;
+    // Every party passes each barrier together; party 0's clock readings
+    // bracket the phases.
+    let marks = &results[0].marks;
+    if marks.len() != 4 {
+        bail!("party 0 recorded {} phase marks, expected 4", marks.len());
     }
-    let mut marks: Vec<(Instant, Duration)> = Vec::new();
-    for _ in 0..4 {
-        barrier.wait();
-        marks.push((Instant::now(), ProcessTime::now().as_duration()));
-    }
-    let results = handles
-        .into_iter()
-        .map(|h| {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("a party thread panicked"))?
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let single_wall = marks[1].0 - marks[0].0;
     let batch_wall = marks[3].0 - marks[2].0;

@@ -1,11 +1,12 @@
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use sanctuary_capture::Capture;
 use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
-use crate::{bench, client_ops, demo};
+use crate::{bench, client_ops, demo, eval};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -26,6 +27,10 @@ enum Command {
     /// Benchmark MPC matching against a plaintext scan of the same data
     /// (three parties in this process, over in-process channels).
     Bench(BenchArgs),
+    /// Measure face or iris accuracy on a labelled image folder (EER, FNMR at
+    /// FMR 1e-3, DET plot), then re-run the same pair decisions through
+    /// 3-party MPC in this process and count disagreements.
+    Eval(EvalArgs),
     /// Create or inspect a network's keys and configs.
     #[command(subcommand)]
     Network(NetworkCmd),
@@ -35,9 +40,9 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Enroll templates (deduplicated by the network first).
+    /// Enroll templates or face images (deduplicated by the network first).
     Enroll(ClientArgs),
-    /// 1:1: does a template match an enrollment?
+    /// 1:1: does a template or face image match an enrollment?
     Verify {
         #[command(flatten)]
         client: ClientArgs,
@@ -45,7 +50,7 @@ enum Command {
         #[arg(long)]
         enrollment: String,
     },
-    /// 1:N: is a template already enrolled?
+    /// 1:N: is a template or face image already enrolled?
     Dedupe(ClientArgs),
     /// Delete an enrollment's shares on every node.
     Delete {
@@ -78,14 +83,28 @@ pub(crate) enum NetworkCmd {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("input").required(true).multiple(true).args(["templates", "images"])))]
 pub(crate) struct ClientArgs {
     /// The network file (`network.toml`).
     #[arg(long)]
     pub(crate) network: PathBuf,
     /// Template JSON files (`{"kind":"embedding","values":[...]}` or
     /// `{"kind":"iris","code":"0101...","mask":"1111..."}`).
-    #[arg(long = "template", required = true)]
+    #[arg(long = "template")]
     pub(crate) templates: Vec<PathBuf>,
+    /// Face images (JPEG, PNG, PGM/PNM, BMP): captured here (face detection,
+    /// liveness check, embedding), and only the quantised template is sent,
+    /// secret-shared. Processed after the `--template` files.
+    #[arg(long = "image")]
+    pub(crate) images: Vec<PathBuf>,
+    /// Refuse a face image whose liveness score is below this (0 disables
+    /// the check). The score is shown on stderr and never stored.
+    #[arg(long, default_value_t = Capture::DEFAULT_LIVENESS_THRESHOLD)]
+    pub(crate) liveness_threshold: f32,
+    /// Treat the whole image as the face when no face is detected (tightly
+    /// cropped photos, such as ORL's).
+    #[arg(long)]
+    pub(crate) assume_cropped: bool,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub(crate) json: bool,
@@ -108,6 +127,25 @@ pub(crate) struct DemoArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvalArgs {
+    /// Labelled image folder: `ID/K.ext` sub-folders or `ID_K.ext` files
+    /// (faces, or pre-normalised iris strips at least 3x wider than tall).
+    #[arg(long)]
+    pub(crate) dataset: PathBuf,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Where to write `det.svg` and `histogram.svg` (default: a new
+    /// directory under the system temporary directory).
+    #[arg(long)]
+    pub(crate) plots: Option<PathBuf>,
+    /// Re-run only the first N pairs through MPC (default: every pair for
+    /// faces; the pairs within the first 20 identities for iris).
+    #[arg(long)]
+    pub(crate) mpc_pairs: Option<usize>,
 }
 
 /// Template kind on the command line.
@@ -154,6 +192,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Network(NetworkCmd::Init {
             nodes,
             dir,

@@ -1,14 +1,15 @@
 //! `sanctuary node|enroll|verify|dedupe|delete`: thin wrappers over
-//! `sanctuary-node`.
+//! `sanctuary-node`, with face capture (`sanctuary-capture`) for `--image`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use sanctuary_capture::{Capture, FaceOptions, FacePipeline, ModelsDir};
 use sanctuary_node::{Client, NetworkFile, NodeConfig};
 use sanctuary_store::EnrollmentId;
-use sanctuary_template::{Template, TemplateFile};
+use sanctuary_template::{Embedding, Template, TemplateFile};
 
 use crate::cli::ClientArgs;
 
@@ -45,6 +46,117 @@ fn read_template(path: &Path, net: &NetworkFile) -> anyhow::Result<Template> {
         .with_context(|| format!("{}", path.display()))
 }
 
+/// One template source named on the command line.
+#[derive(Debug, Clone, Copy)]
+enum Input<'a> {
+    /// A template JSON file (`--template`).
+    Template(&'a Path),
+    /// A face image (`--image`).
+    Image(&'a Path),
+}
+
+impl Input<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Input::Template(p) | Input::Image(p) => p,
+        }
+    }
+
+    /// The JSON key naming this input in `--json` output.
+    fn key(&self) -> &'static str {
+        match self {
+            Input::Template(_) => "template",
+            Input::Image(_) => "image",
+        }
+    }
+}
+
+/// Turns `--template` files and `--image` captures into templates. The face
+/// models are loaded once, on the first image.
+struct Reader<'a> {
+    args: &'a ClientArgs,
+    capture: Option<Capture>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(args: &'a ClientArgs) -> Self {
+        Self {
+            args,
+            capture: None,
+        }
+    }
+
+    /// Every input, `--template` files first, then `--image` files.
+    fn inputs(&self) -> impl Iterator<Item = Input<'a>> + use<'a> {
+        let args = self.args;
+        args.templates
+            .iter()
+            .map(|p| Input::Template(p.as_path()))
+            .chain(args.images.iter().map(|p| Input::Image(p.as_path())))
+    }
+
+    fn count(&self) -> usize {
+        self.args.templates.len() + self.args.images.len()
+    }
+
+    fn capture(&mut self) -> anyhow::Result<&Capture> {
+        if self.capture.is_none() {
+            let models = ModelsDir::default_location();
+            let options = FaceOptions {
+                assume_cropped: self.args.assume_cropped,
+                ..FaceOptions::default()
+            };
+            let pipeline = FacePipeline::load(&models, options).with_context(|| {
+                format!(
+                    "cannot load the face models from {} (set {} to their folder)",
+                    models.path().display(),
+                    sanctuary_capture::MODELS_DIR_ENV
+                )
+            })?;
+            let capture = Capture::new(pipeline, self.args.liveness_threshold)
+                .context("--liveness-threshold")?;
+            self.capture = Some(capture);
+        }
+        self.capture
+            .as_ref()
+            .context("face capture is not initialised")
+    }
+
+    fn read(&mut self, input: Input<'_>, net: &NetworkFile) -> anyhow::Result<Template> {
+        match input {
+            Input::Template(path) => read_template(path, net),
+            Input::Image(path) => {
+                let params = net.matching.embedding;
+                let capture = self.capture()?;
+                let result = capture
+                    .capture_path(path)
+                    .with_context(|| format!("{}: capture refused", path.display()))?;
+                // Shown to the operator only; never stored or sent.
+                eprintln!(
+                    "{}: liveness {:.3} (threshold {:.3}){}",
+                    path.display(),
+                    result.liveness_score,
+                    self.args.liveness_threshold,
+                    if result.face.used_whole_frame {
+                        ", no face detected: used the whole frame"
+                    } else {
+                        ""
+                    }
+                );
+                // The float embedding (here and inside `result`) is wiped
+                // when dropped; only the quantised template leaves.
+                let embedding = Embedding::new(result.face.embedding.as_slice().to_vec());
+                drop(result);
+                let quantised = embedding
+                    .quantize(&params)
+                    .with_context(|| format!("{}: face template", path.display()))?;
+                drop(embedding);
+                Ok(Template::Embedding(quantised))
+            }
+        }
+    }
+}
+
 fn client(path: &Path) -> anyhow::Result<Client> {
     Ok(Client::new(NetworkFile::load(path)?)?)
 }
@@ -65,11 +177,14 @@ fn progress(n: usize, json: bool) -> ProgressBar {
 pub(crate) fn enroll(args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let client = client(&args.network)?;
     let rt = runtime()?;
-    let bar = progress(args.templates.len(), args.json);
+    let mut reader = Reader::new(args);
+    let bar = progress(reader.count(), args.json);
     bar.set_message("enrolling");
-    for path in &args.templates {
-        let t = read_template(path, client.network())?;
+    for input in reader.inputs() {
+        let path = input.path();
+        let t = reader.read(input, client.network())?;
         let r = rt.block_on(client.enroll(&t, None))?;
+        drop(t);
         let line = match (&r.status, r.enrollment_id) {
             (sanctuary_node::wire::EnrollStatus::Enrolled, Some(id)) => {
                 format!("{}: enrolled as {id}", path.display())
@@ -79,7 +194,7 @@ pub(crate) fn enroll(args: &ClientArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"template": path, "status": r.status, "enrollment_id": r.enrollment_id, "seq": r.seq})
+                serde_json::json!({input.key(): path, "status": r.status, "enrollment_id": r.enrollment_id, "seq": r.seq})
             );
         } else {
             bar.println(line);
@@ -96,15 +211,18 @@ pub(crate) fn verify(args: &ClientArgs, enrollment: &str) -> anyhow::Result<Exit
         .map_err(|_| anyhow::anyhow!("--enrollment must be 32 hex characters"))?;
     let client = client(&args.network)?;
     let rt = runtime()?;
+    let mut reader = Reader::new(args);
     let mut all = true;
-    for path in &args.templates {
-        let t = read_template(path, client.network())?;
+    for input in reader.inputs() {
+        let path = input.path();
+        let t = reader.read(input, client.network())?;
         let ok = rt.block_on(client.verify(id, &t))?;
+        drop(t);
         all &= ok;
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"template": path, "enrollment_id": id, "match": ok})
+                serde_json::json!({input.key(): path, "enrollment_id": id, "match": ok})
             );
         } else {
             println!(
@@ -124,13 +242,16 @@ pub(crate) fn verify(args: &ClientArgs, enrollment: &str) -> anyhow::Result<Exit
 pub(crate) fn dedupe(args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let client = client(&args.network)?;
     let rt = runtime()?;
-    for path in &args.templates {
-        let t = read_template(path, client.network())?;
+    let mut reader = Reader::new(args);
+    for input in reader.inputs() {
+        let path = input.path();
+        let t = reader.read(input, client.network())?;
         let dup = rt.block_on(client.dedupe(&t))?;
+        drop(t);
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"template": path, "already_enrolled": dup})
+                serde_json::json!({input.key(): path, "already_enrolled": dup})
             );
         } else {
             println!(

@@ -9,6 +9,8 @@ mod bench;
 mod cli;
 mod client_ops;
 mod demo;
+mod eval;
+mod local;
 mod synth;
 
 fn main() -> ExitCode {

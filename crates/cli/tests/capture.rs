@@ -1,0 +1,302 @@
+//! End-to-end tests of the capture commands, run against the built
+//! `sanctuary` binary: `eval` on a small ORL subset (with its MPC
+//! cross-check), and `enroll|verify|dedupe --image` against a real local
+//! network of three node processes.
+//!
+//! The ORL images are read from `../shared/data` (never copied into the
+//! project); where that folder is absent the tests print `skipping: …` and
+//! pass.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sanctuary_node::NetworkFile;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sanctuary");
+
+/// `../shared/data/faces/orl` from the repository root, if present.
+fn orl() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/orl");
+    if dir.join("s1_1.pgm").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: ORL faces not found at {} (../shared/data is absent)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run the sanctuary binary")
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}):\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+#[test]
+fn eval_on_a_small_orl_subset_reports_and_agrees_with_mpc() {
+    let Some(orl) = orl() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("orl-subset");
+    std::fs::create_dir(&data).expect("mkdir");
+    for s in 1..=4 {
+        for k in 1..=3 {
+            let name = format!("s{s}_{k}.pgm");
+            std::fs::copy(orl.join(&name), data.join(&name)).expect("copy an ORL image");
+        }
+    }
+    let plots = tmp.path().join("plots");
+    let out = run(&[
+        "eval",
+        "--dataset",
+        path_str(&data),
+        "--json",
+        "--plots",
+        path_str(&plots),
+    ]);
+    assert!(
+        out.status.success(),
+        "eval failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = stdout_json(&out);
+    assert_eq!(j["images"], 12);
+    assert_eq!(j["identities"], 4);
+    assert_eq!(j["genuine_pairs"], 12); // 4 x C(3, 2)
+    assert_eq!(j["impostor_pairs"], 54); // C(12, 2) - 12
+    assert_eq!(j["mpc_pairs_checked"], 66);
+    assert_eq!(j["mpc_disagreements"], 0);
+    assert_eq!(j["modality"], "face");
+    for key in [
+        "eer",
+        "fnmr_at_fmr_1e-3",
+        "threshold",
+        "ms_per_image",
+        "quantization_flips",
+    ] {
+        assert!(j[key].is_number(), "{key} missing or not a number: {j}");
+    }
+    let eer = j["eer"].as_f64().expect("eer");
+    assert!((0.0..=1.0).contains(&eer), "eer {eer}");
+    let det = PathBuf::from(j["det_plot"].as_str().expect("det_plot is a path"));
+    assert_eq!(det, plots.join("det.svg"));
+    let svg = std::fs::read_to_string(&det).expect("the DET plot was written");
+    assert!(svg.contains("<svg"), "not an SVG");
+}
+
+#[test]
+fn eval_on_a_missing_dataset_names_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("no-such-dataset");
+    let out = run(&["eval", "--dataset", path_str(&missing), "--json"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-dataset") && err.contains("not a readable directory"),
+        "{err}"
+    );
+
+    // An existing folder without labelled images.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let out = run(&["eval", "--dataset", path_str(&empty)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("empty") && err.contains("no labelled images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn client_commands_need_a_template_or_an_image() {
+    let out = run(&["enroll", "--network", "network.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--template") && err.contains("--image"),
+        "{err}"
+    );
+}
+
+/// Three node processes, stopped (killed) when dropped.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `GET /v1/health` over plain HTTP/1.1 on loopback; true when `"ready":true`.
+fn ready(api_url: &str) -> bool {
+    let Some(addr) = api_url.strip_prefix("http://") else {
+        panic!("unexpected api_url {api_url}");
+    };
+    let Ok(mut s) = TcpStream::connect(addr.trim_end_matches('/')) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.replace(' ', "").contains("\"ready\":true")
+}
+
+#[test]
+fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
+    let Some(orl) = orl() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("net");
+    let out = run(&["network", "init", "--dir", path_str(&dir)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let net_path = dir.join("network.toml");
+    let net = NetworkFile::load(&net_path).expect("network.toml");
+
+    let mut nodes = Nodes(Vec::new());
+    for i in 0..3 {
+        let node_dir = dir.join(format!("node-{i}"));
+        let log = std::fs::File::create(node_dir.join("node.log")).expect("log file");
+        nodes.0.push(
+            Command::new(BIN)
+                .arg("node")
+                .arg("--config")
+                .arg(node_dir.join("node.toml"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start a node"),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for node in &net.nodes {
+        while !ready(&node.api_url) {
+            assert!(
+                Instant::now() < deadline,
+                "node at {} not ready within 60 s (see {}/node-*/node.log)",
+                node.api_url,
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // A JPEG of the same person, made here (dataset images are not committed).
+    let jpeg = tmp.path().join("s1_3.jpg");
+    image::open(orl.join("s1_3.pgm"))
+        .expect("decode PGM")
+        .to_rgb8()
+        .save(&jpeg)
+        .expect("write JPEG");
+
+    let net_arg = path_str(&net_path);
+    let img = |name: &str| orl.join(name).to_str().expect("UTF-8 path").to_owned();
+    let client = |cmd: &str, extra: &[&str], image: &str| -> Output {
+        let mut args = vec![
+            cmd,
+            "--network",
+            net_arg,
+            "--json",
+            "--assume-cropped",
+            "--image",
+            image,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    let out = client("enroll", &[], &img("s1_1.pgm"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = stdout_json(&out);
+    assert_eq!(j["status"], "enrolled", "{j}");
+    let id = j["enrollment_id"]
+        .as_str()
+        .expect("enrollment id")
+        .to_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("liveness"),
+        "liveness shown to the operator: {err}"
+    );
+
+    // Another photo of the same person is refused.
+    let out = client("enroll", &[], &img("s1_2.pgm"));
+    assert!(out.status.success());
+    assert_eq!(stdout_json(&out)["status"], "already_enrolled");
+
+    // 1:1 with another photo (PGM and JPEG), and with someone else.
+    let out = client("verify", &["--enrollment", &id], &img("s1_2.pgm"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_json(&out)["match"], true);
+    let out = client("verify", &["--enrollment", &id], path_str(&jpeg));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = stdout_json(&out);
+    assert_eq!(j["match"], true);
+    assert_eq!(j["image"], path_str(&jpeg));
+    let out = client("verify", &["--enrollment", &id], &img("s2_1.pgm"));
+    assert_eq!(out.status.code(), Some(1), "an impostor does not match");
+    assert_eq!(stdout_json(&out)["match"], false);
+
+    // 1:N.
+    let out = client("dedupe", &[], path_str(&jpeg));
+    assert!(out.status.success());
+    assert_eq!(stdout_json(&out)["already_enrolled"], true);
+    let out = client("dedupe", &[], &img("s2_1.pgm"));
+    assert!(out.status.success());
+    assert_eq!(stdout_json(&out)["already_enrolled"], false);
+
+    // A refused capture names the file and the reason.
+    let bad = tmp.path().join("not-a-photo.jpg");
+    std::fs::write(&bad, b"not a JPEG").expect("write");
+    let out = client("enroll", &[], path_str(&bad));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not-a-photo.jpg") && err.contains("unreadable or unsupported image"),
+        "{err}"
+    );
+    drop(nodes);
+}
