@@ -43,13 +43,65 @@ fn add_public<R: Ring>(x: &mut ShareVec<R>, range: Range<usize>, c: R) {
     }
 }
 
+/// Fixed-width rows of share elements, wiped when dropped and when a row is
+/// removed: the storage both gallery kinds share.
+struct Rows<R: Ring> {
+    width: usize,
+    data: Vec<R>,
+}
+
+impl<R: Ring> Rows<R> {
+    fn new(width: usize) -> Self {
+        Self {
+            width,
+            data: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / self.width.max(1)
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        self.data.reserve(rows * self.width);
+    }
+
+    fn row(&self, index: usize) -> Result<&[R], MpcError> {
+        self.data
+            .get(index * self.width..(index + 1) * self.width)
+            .ok_or(MpcError::Input("gallery index out of range"))
+    }
+
+    fn range(&self, entries: Range<usize>) -> &[R] {
+        &self.data[entries.start * self.width..entries.end * self.width]
+    }
+
+    /// Removes row `index`, shifting later rows down (every party does the
+    /// same, in the agreed order, so positions stay aligned).
+    fn remove(&mut self, index: usize) -> Result<(), MpcError> {
+        if index >= self.len() {
+            return Err(MpcError::Input("gallery index out of range"));
+        }
+        let span = index * self.width..(index + 1) * self.width;
+        bytemuck::cast_slice_mut::<R, u8>(&mut self.data[span.clone()]).zeroize();
+        self.data.drain(span);
+        Ok(())
+    }
+}
+
+impl<R: Ring> Drop for Rows<R> {
+    fn drop(&mut self) {
+        bytemuck::cast_slice_mut::<R, u8>(&mut self.data).zeroize();
+    }
+}
+
 /// A party's shares of all enrolled embeddings, one row per entry laid out
 /// as `[x_i | x_{i+1}]` so that one dot product with the prepared query gives
 /// the party's product share. Wiped on drop.
 pub struct EmbeddingGallery<R: Kernel> {
     party: PartyId,
     dim: usize,
-    rows: Vec<R>,
+    rows: Rows<R>,
 }
 
 impl<R: Kernel> fmt::Debug for EmbeddingGallery<R> {
@@ -62,43 +114,15 @@ impl<R: Kernel> fmt::Debug for EmbeddingGallery<R> {
     }
 }
 
-impl<R: Kernel> Drop for EmbeddingGallery<R> {
-    fn drop(&mut self) {
-        bytemuck::cast_slice_mut::<R, u8>(&mut self.rows).zeroize();
-    }
-}
-
-fn push_row<R: Ring>(
-    rows: &mut Vec<R>,
-    party: PartyId,
-    share: &ShareVec<R>,
-    width: usize,
-) -> Result<(), MpcError> {
+/// Checks that `share` is this party's and has `len` elements.
+fn check_share<R: Ring>(share: &ShareVec<R>, party: PartyId, len: usize) -> Result<(), MpcError> {
     if share.party() != party {
         return Err(MpcError::Input("share belongs to another party"));
     }
-    if share.len() != width {
+    if share.len() != len {
         return Err(MpcError::Input("share length does not match the gallery"));
     }
-    rows.extend_from_slice(share.own());
-    rows.extend_from_slice(share.next());
     Ok(())
-}
-
-fn row_share<R: Ring>(
-    rows: &[R],
-    party: PartyId,
-    index: usize,
-    width: usize,
-) -> Result<ShareVec<R>, MpcError> {
-    let row = rows
-        .get(index * 2 * width..(index + 1) * 2 * width)
-        .ok_or(MpcError::Input("gallery index out of range"))?;
-    Ok(ShareVec::from_parts(
-        party,
-        row[..width].to_vec(),
-        row[width..].to_vec(),
-    )?)
 }
 
 impl<R: Kernel> EmbeddingGallery<R> {
@@ -107,45 +131,46 @@ impl<R: Kernel> EmbeddingGallery<R> {
         Self {
             party,
             dim,
-            rows: Vec::new(),
+            rows: Rows::new(2 * dim),
         }
     }
 
     /// Reserves room for `n` more entries.
     pub fn reserve(&mut self, n: usize) {
-        self.rows.reserve(n * 2 * self.dim);
+        self.rows.reserve(n);
     }
 
     /// Appends one entry's share (in the network's agreed order).
     pub fn push(&mut self, share: &ShareVec<R>) -> Result<(), MpcError> {
-        push_row(&mut self.rows, self.party, share, self.dim)
+        check_share(share, self.party, self.dim)?;
+        self.rows.data.extend_from_slice(share.own());
+        self.rows.data.extend_from_slice(share.next());
+        Ok(())
     }
 
-    /// Removes entry `index`, shifting later entries down (every party does
-    /// the same, in the agreed order, so positions stay aligned).
+    /// Removes entry `index`, shifting later entries down.
     pub fn remove(&mut self, index: usize) -> Result<(), MpcError> {
-        if index >= self.len() {
-            return Err(MpcError::Input("gallery index out of range"));
-        }
-        let w = 2 * self.dim;
-        bytemuck::cast_slice_mut::<R, u8>(&mut self.rows[index * w..(index + 1) * w]).zeroize();
-        self.rows.drain(index * w..(index + 1) * w);
-        Ok(())
+        self.rows.remove(index)
     }
 
     /// The share of entry `index`.
     pub fn share(&self, index: usize) -> Result<ShareVec<R>, MpcError> {
-        row_share(&self.rows, self.party, index, self.dim)
+        let (own, next) = self.rows.row(index)?.split_at(self.dim);
+        Ok(ShareVec::from_parts(
+            self.party,
+            own.to_vec(),
+            next.to_vec(),
+        )?)
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.rows.len() / (2 * self.dim).max(1)
+        self.rows.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// Embedding dimension.
@@ -212,7 +237,7 @@ pub async fn match_embedding<R: Kernel, T: Transport>(
     }
     check_queries(party, queries, gallery.dim)?;
     let w = 2 * gallery.dim;
-    let rows = &gallery.rows[entries.start * w..entries.end * w];
+    let rows = gallery.rows.range(entries.clone());
     let n = entries.len();
     let prepared: Vec<Vec<R>> = queries.iter().map(prepare_embedding_query).collect();
     let refs: Vec<&[R]> = prepared.iter().map(Vec::as_slice).collect();
@@ -234,7 +259,7 @@ pub async fn match_embedding<R: Kernel, T: Transport>(
 pub struct IrisGallery<R: Kernel> {
     party: PartyId,
     params: IrisParams,
-    rows: Vec<R>,
+    rows: Rows<R>,
 }
 
 impl<R: Kernel> fmt::Debug for IrisGallery<R> {
@@ -247,12 +272,6 @@ impl<R: Kernel> fmt::Debug for IrisGallery<R> {
     }
 }
 
-impl<R: Kernel> Drop for IrisGallery<R> {
-    fn drop(&mut self) {
-        bytemuck::cast_slice_mut::<R, u8>(&mut self.rows).zeroize();
-    }
-}
-
 impl<R: Kernel> IrisGallery<R> {
     /// An empty gallery for codes of the given layout.
     pub fn new(party: PartyId, params: IrisParams) -> Result<Self, MpcError> {
@@ -260,53 +279,36 @@ impl<R: Kernel> IrisGallery<R> {
         Ok(Self {
             party,
             params,
-            rows: Vec::new(),
+            rows: Rows::new(4 * params.code_bits()),
         })
-    }
-
-    fn width(&self) -> usize {
-        2 * self.params.code_bits()
     }
 
     /// Reserves room for `n` more entries.
     pub fn reserve(&mut self, n: usize) {
-        self.rows.reserve(n * 2 * self.width());
+        self.rows.reserve(n);
     }
 
     /// Appends one entry's share of `[v | mask]` (length `2 * code_bits`).
     pub fn push(&mut self, share: &ShareVec<R>) -> Result<(), MpcError> {
         let l = self.params.code_bits();
-        if share.party() != self.party {
-            return Err(MpcError::Input("share belongs to another party"));
-        }
-        if share.len() != 2 * l {
-            return Err(MpcError::Input("share length does not match the gallery"));
-        }
-        self.rows.extend_from_slice(&share.own()[..l]);
-        self.rows.extend_from_slice(&share.next()[..l]);
-        self.rows.extend_from_slice(&share.own()[l..]);
-        self.rows.extend_from_slice(&share.next()[l..]);
+        check_share(share, self.party, 2 * l)?;
+        let d = &mut self.rows.data;
+        d.extend_from_slice(&share.own()[..l]);
+        d.extend_from_slice(&share.next()[..l]);
+        d.extend_from_slice(&share.own()[l..]);
+        d.extend_from_slice(&share.next()[l..]);
         Ok(())
     }
 
     /// Removes entry `index`, shifting later entries down.
     pub fn remove(&mut self, index: usize) -> Result<(), MpcError> {
-        if index >= self.len() {
-            return Err(MpcError::Input("gallery index out of range"));
-        }
-        let w = 2 * self.width();
-        bytemuck::cast_slice_mut::<R, u8>(&mut self.rows[index * w..(index + 1) * w]).zeroize();
-        self.rows.drain(index * w..(index + 1) * w);
-        Ok(())
+        self.rows.remove(index)
     }
 
     /// The share of entry `index` as `[v | mask]`.
     pub fn share(&self, index: usize) -> Result<ShareVec<R>, MpcError> {
         let l = self.params.code_bits();
-        let row = self
-            .rows
-            .get(index * 4 * l..(index + 1) * 4 * l)
-            .ok_or(MpcError::Input("gallery index out of range"))?;
+        let row = self.rows.row(index)?;
         let own = [&row[..l], &row[2 * l..3 * l]].concat();
         let next = [&row[l..2 * l], &row[3 * l..]].concat();
         Ok(ShareVec::from_parts(self.party, own, next)?)
@@ -314,12 +316,12 @@ impl<R: Kernel> IrisGallery<R> {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.rows.len() / (2 * self.width())
+        self.rows.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// The code layout and threshold.
@@ -451,14 +453,13 @@ pub async fn match_iris<R: Kernel, T: Transport>(
     let k_m = R::from_i64(THRESHOLD_DENOMINATOR - 2 * p.threshold_num());
     // First half: A; second half: M.
     let mut z = vec![R::ZERO; 2 * total];
-    let w = 4 * p.code_bits();
     let mut dv = vec![R::ZERO; rot];
     let mut dm = vec![R::ZERO; rot];
     for (qi, q) in prepared.iter().enumerate() {
         for (j, e) in entries.clone().enumerate() {
             dv.fill(R::ZERO);
             dm.fill(R::ZERO);
-            iris_entry_dots(&gallery.rows[e * w..(e + 1) * w], q, &p, &mut dv, &mut dm);
+            iris_entry_dots(gallery.rows.range(e..e + 1), q, &p, &mut dv, &mut dm);
             let base = (qi * n + j) * rot;
             for t in 0..rot {
                 z[base + t] = k_m.mul(dm[t]).sub(qd.mul(dv[t]));

@@ -317,3 +317,31 @@ fn a_template_shared_twice_gives_unrelated_shares() {
     assert!(chi_square_bytes(&diff) < 375.0);
     let _ = u32::ZERO;
 }
+
+#[test]
+fn gallery_remove_shifts_entries_and_share_reads_back() {
+    let p = small_iris();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let codes: Vec<_> = (0..3).map(|_| random_iris(&mut rng, &p, 0.8)).collect();
+    let shares: Vec<[ShareVec<u32>; 3]> = codes
+        .iter()
+        .map(|c| deal(&c.to_ring::<u32>(), &mut rng))
+        .collect();
+    let mut g = IrisGallery::<u32>::new(PartyId::P1, p).expect("params");
+    let mut e = EmbeddingGallery::<u32>::new(PartyId::P1, 2 * p.code_bits());
+    for s in &shares {
+        g.push(&s[1]).expect("push");
+        e.push(&s[1]).expect("push");
+    }
+    g.remove(1).expect("remove");
+    e.remove(1).expect("remove");
+    assert_eq!(g.len(), 2);
+    assert_eq!(e.len(), 2);
+    assert_eq!(g.share(1).expect("entry"), shares[2][1]);
+    assert_eq!(e.share(1).expect("entry"), shares[2][1]);
+    assert!(g.remove(2).is_err());
+    assert!(
+        g.push(&shares[0][0]).is_err(),
+        "another party's share is refused"
+    );
+}
