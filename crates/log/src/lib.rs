@@ -173,7 +173,7 @@ pub use error::{
     KeyFormat, NoteFormat, ProofError, StoreError, UsageError,
 };
 pub use hash::{Hash, leaf_hash, node_hash};
-pub use log::Log;
+pub use log::{Log, PreparedAppend};
 pub use merkle::{MemoryTree, NodeIndex};
 pub use note::{
     ALG_ED25519, MAX_SIGNATURES, NoteSignature, NoteSigningKey, NoteVerifierKey, SignedNote,

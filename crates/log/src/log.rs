@@ -12,6 +12,30 @@ use crate::note::SignedNote;
 use crate::store::{AppendRecord, LogStore};
 use crate::verify::{ConsistencyProof, InclusionProof};
 
+/// An append computed by [`Log::prepare`] and not yet written.
+#[derive(Debug, Clone)]
+pub struct PreparedAppend {
+    entry: Entry,
+    canonical: Vec<u8>,
+    hashes: Vec<(merkle::NodeIndex, Hash)>,
+}
+
+impl PreparedAppend {
+    /// The entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// What the store must write atomically.
+    pub fn record(&self) -> AppendRecord<'_> {
+        AppendRecord {
+            entry: &self.entry,
+            canonical: &self.canonical,
+            hashes: &self.hashes,
+        }
+    }
+}
+
 /// One node's replica of the log: appends entries in sequence and serves
 /// tree heads and proofs.
 ///
@@ -67,6 +91,29 @@ impl<S: LogStore> Log<S> {
     pub async fn append_entry(&mut self, entry: &Entry) -> Result<(), Error> {
         self.check_next(entry.seq).await?;
         self.append_sequenced(entry).await
+    }
+
+    /// Computes what appending `entry` (the next one) writes, without
+    /// writing it: for a node that must commit the entry together with its
+    /// own state change in one database transaction. The caller hands
+    /// [`PreparedAppend::record`] to its store; nothing else may append in
+    /// between (the store's sequence check refuses it if something did).
+    pub async fn prepare(&self, entry: Entry) -> Result<PreparedAppend, Error> {
+        self.check_next(entry.seq).await?;
+        let canonical = entry.to_bytes();
+        let leaf = leaf_hash(&canonical);
+        let frontier = self.frontier(entry.seq).await?;
+        let mut hashes = merkle::hashes_for_batch(entry.seq, &frontier, &[leaf])?;
+        let hashes = if hashes.is_empty() {
+            Vec::new()
+        } else {
+            hashes.swap_remove(0)
+        };
+        Ok(PreparedAppend {
+            entry,
+            canonical,
+            hashes,
+        })
     }
 
     /// Appends an entry whose sequence number was just checked or assigned.

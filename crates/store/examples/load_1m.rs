@@ -64,14 +64,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 id[..8].copy_from_slice(&s.to_be_bytes());
                 rng.fill(&mut id[8..]);
                 AppliedOp {
-                    seq: s,
-                    entry: format!("enroll op {s}").into_bytes(),
                     change: StateChange::Enroll {
                         id: EnrollmentId(id),
                         kind: "embedding".into(),
                         share,
                         subject: None,
                     },
+                    ..AppliedOp::log_only(s, 0, format!("enroll op {s}").into_bytes(), Vec::new())
                 }
             })
             .collect();

@@ -2,24 +2,28 @@
 //! nodes agreed, and the node's current enrollments with its share bytes.
 //!
 //! ```text
-//!   agreed op (seq, entry, change)
+//!   agreed op (seq, entry, Merkle hashes, change, consent bookkeeping)
 //!          │  Store::apply  (one transaction)
 //!          ▼
-//!   ┌──────────────┐   ┌───────────────────────────────────────────────┐
-//!   │ oplog        │   │ enrollments                                   │
-//!   │ seq (PK)     │   │ enrolled_seq (PK: gallery order), id (unique),│
-//!   │ entry, hash  │   │ kind, share, subject                          │
-//!   └──────────────┘   └───────────────────────────────────────────────┘
+//!   ┌──────────────┐ ┌────────────────┐ ┌──────────────────────────────────┐
+//!   │ oplog        │ │ log_hashes     │ │ enrollments                      │
+//!   │ seq (PK)     │ │ (level, index) │ │ enrolled_seq (PK: gallery order),│
+//!   │ entry        │ │ hash           │ │ id, kind, share, subject, last_used│
+//!   └──────────────┘ └────────────────┘ └──────────────────────────────────┘
+//!   token_uses, revocations (consent state), meta (checkpoints)
 //!          ▲                              │ Store::load (start-up)
-//!   Store::ops (catch-up, audit)          ▼
-//!                               Loaded { enrollments, next_seq, head_hash }
+//!   Store::ops / read_hashes (proofs)     ▼
+//!                          Loaded { enrollments, next_seq, token_uses, revocations }
 //! ```
 //!
-//! # Op-log hash chain
+//! # The op log is the transparency log
 //!
-//! `hash_seq = SHA-256("sanctuary-oplog-v1" || hash_{seq-1} || seq as u64 BE || entry)`
-//! with `hash_{-1}` = 32 zero bytes ([`chain_hash`]). Nodes compare
-//! `(next_seq, head_hash)` to detect being out of step.
+//! `oplog` holds the canonical bytes of each transparency-log entry and
+//! `log_hashes` the RFC 9162 Merkle-tree node hashes the entry completes
+//! (computed by `sanctuary-log`; this crate stores them opaquely). Both are
+//! written in the same transaction as the op's state change, so after a crash
+//! a node's enrollments and its log always agree. The node layer adapts this
+//! store to `sanctuary_log::LogStore`.
 //!
 //! # Backends
 //!
@@ -85,7 +89,7 @@ mod url;
 pub use crate::error::{StoreError, error_chain};
 pub use crate::store::{SCHEMA_VERSION, Store, StoreOptions};
 pub use crate::types::{
-    AppliedOp, Backend, EnrollmentId, Loaded, OPLOG_DOMAIN, OpRecord, ParseEnrollmentIdError,
-    StateChange, StoredEnrollment, ZERO_HASH, chain_hash,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, NodeHash, OpRecord,
+    ParseEnrollmentIdError, RevocationRow, StateChange, StoredEnrollment, TokenUse,
 };
 pub use crate::url::redact_url;

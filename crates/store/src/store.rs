@@ -18,40 +18,57 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::types::{
-    AppliedOp, Backend, EnrollmentId, Loaded, OpRecord, StateChange, StoredEnrollment, ZERO_HASH,
-    chain_hash,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, OpRecord, RevocationRow,
+    StateChange, StoredEnrollment, TokenUse,
 };
 use crate::url::redact_url;
 
-/// The schema version this build writes and accepts.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and accepts. Version 2: the op log
+/// is the Merkle transparency log (no hash chain), consent state is stored.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Rows fetched per round trip by [`Store::load`].
 const LOAD_PAGE: i64 = 4096;
 
 const SQLITE_SCHEMA: &[&str] = &[
     // `INTEGER PRIMARY KEY` makes seq the rowid: the table is stored in seq
-    // order, so `load` is a sequential scan.
-    "CREATE TABLE oplog (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, hash BLOB NOT NULL)",
+    // order, so reading a range is a sequential scan.
+    "CREATE TABLE oplog (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL)",
+    "CREATE TABLE log_hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
+        hash BLOB NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx))",
     "CREATE TABLE enrollments (
         enrolled_seq INTEGER PRIMARY KEY,
         id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
         kind TEXT NOT NULL,
         share BLOB NOT NULL,
-        subject TEXT)",
+        subject TEXT,
+        last_used_ms INTEGER NOT NULL)",
+    "CREATE TABLE token_uses (subject TEXT NOT NULL, token BLOB NOT NULL, uses INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL, PRIMARY KEY (subject, token))",
+    "CREATE TABLE revocations (seq INTEGER NOT NULL, subject TEXT NOT NULL, token BLOB,
+        before_ms INTEGER)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
 ];
 
 const PG_SCHEMA: &[&str] = &[
-    "CREATE TABLE oplog (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL, hash BYTEA NOT NULL)",
+    "CREATE TABLE oplog (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL)",
+    "CREATE TABLE log_hashes (level SMALLINT NOT NULL, idx BIGINT NOT NULL,
+        hash BYTEA NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx))",
     "CREATE TABLE enrollments (
         enrolled_seq BIGINT PRIMARY KEY,
         id BYTEA NOT NULL UNIQUE CHECK (length(id) = 16),
         kind TEXT NOT NULL,
         share BYTEA NOT NULL,
-        subject TEXT)",
+        subject TEXT,
+        last_used_ms BIGINT NOT NULL)",
     // Shares are uniformly random: do not try to compress them, store them
     // out of line in the TOAST table as they are.
     "ALTER TABLE enrollments ALTER COLUMN share SET STORAGE EXTERNAL",
+    "CREATE TABLE token_uses (subject TEXT NOT NULL, token BYTEA NOT NULL, uses BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL, PRIMARY KEY (subject, token))",
+    "CREATE TABLE revocations (seq BIGINT NOT NULL, subject TEXT NOT NULL, token BYTEA,
+        before_ms BIGINT)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL)",
 ];
 
 /// Runs the same body against whichever pool the store holds.
@@ -239,8 +256,8 @@ impl Store {
         Ok(())
     }
 
-    /// Everything a node needs at start-up: the enrollments in gallery order
-    /// and the op-log head, read from one consistent snapshot.
+    /// Everything a node needs at start-up: the enrollments in gallery order,
+    /// the log length and the consent state, read from one consistent snapshot.
     pub async fn load(&self) -> Result<Loaded, StoreError> {
         let begin = match self.backend() {
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -248,10 +265,10 @@ impl Store {
         };
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_with(begin).await?;
-            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
+            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM oplog")
+                .fetch_one(&mut *tx)
                 .await?;
-            let (next_seq, head_hash) = head_from_row(head)?;
+            let next_seq = next_from_max(last)?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollments")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -259,7 +276,7 @@ impl Store {
             let mut after: i64 = -1;
             loop {
                 let rows = sqlx::query(
-                    "SELECT enrolled_seq, id, kind, share, subject FROM enrollments
+                    "SELECT enrolled_seq, id, kind, share, subject, last_used_ms FROM enrollments
                      WHERE enrolled_seq > $1 ORDER BY enrolled_seq LIMIT $2",
                 )
                 .bind(after)
@@ -279,6 +296,7 @@ impl Store {
                         share: Zeroizing::new(share.to_vec()),
                         subject: row.try_get(4)?,
                         enrolled_seq: to_u64(seq)?,
+                        last_used_ms: row.try_get(5)?,
                     });
                     after = seq;
                 }
@@ -286,27 +304,66 @@ impl Store {
                     break;
                 }
             }
+            let rows = sqlx::query("SELECT subject, token, uses, expires_ms FROM token_uses")
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut token_uses = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let token: &[u8] = row.try_get(1)?;
+                let uses: i64 = row.try_get(2)?;
+                token_uses.push(TokenUse {
+                    subject: row.try_get(0)?,
+                    token: token
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("token id length"))?,
+                    uses: u32::try_from(uses).map_err(|_| StoreError::Corrupt("token uses"))?,
+                    expires_ms: row.try_get(3)?,
+                });
+            }
+            let rows = sqlx::query(
+                "SELECT subject, token, before_ms FROM revocations ORDER BY seq",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut revocations = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let subject: String = row.try_get(0)?;
+                let token: Option<&[u8]> = row.try_get(1)?;
+                let before: Option<i64> = row.try_get(2)?;
+                revocations.push(match (token, before) {
+                    (Some(t), None) => RevocationRow::Token {
+                        subject,
+                        token: t
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("token id length"))?,
+                    },
+                    (None, Some(before_ms)) => RevocationRow::IssuedBefore { subject, before_ms },
+                    _ => return Err(StoreError::Corrupt("revocation row")),
+                });
+            }
             tx.rollback().await?;
             Ok(Loaded {
                 enrollments,
                 next_seq,
-                head_hash,
+                token_uses,
+                revocations,
             })
         })
     }
 
-    /// The op-log head: `(next_seq, head_hash)`.
-    pub async fn head(&self) -> Result<(u64, [u8; 32]), StoreError> {
+    /// The op-log length: the seq the next op must carry.
+    pub async fn next_seq(&self) -> Result<u64, StoreError> {
         on_pool!(&self.pool, |p| {
-            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(p)
+            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM oplog")
+                .fetch_one(p)
                 .await?;
-            head_from_row(head)
+            next_from_max(last)
         })
     }
 
-    /// Applies op `op.seq` atomically: inserts its op-log row and performs its
-    /// state change in one transaction.
+    /// Applies op `op.seq` atomically: inserts its log entry and Merkle node
+    /// hashes, performs its state change and its consent bookkeeping, in one
+    /// transaction.
     ///
     /// Refuses with [`StoreError::OutOfOrder`] unless `op.seq` is the next
     /// seq, [`StoreError::Duplicate`] for an enroll of an existing id and
@@ -331,10 +388,10 @@ impl Store {
         let mut deleted = false;
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
-            let head = sqlx::query_as("SELECT seq, hash FROM oplog ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
+            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM oplog")
+                .fetch_one(&mut *tx)
                 .await?;
-            let (mut next, mut prev) = head_from_row(head)?;
+            let mut next = next_from_max(last)?;
             for op in ops {
                 if op.seq != next {
                     tx.rollback().await?;
@@ -344,13 +401,19 @@ impl Store {
                     });
                 }
                 let seq = to_i64(op.seq)?;
-                let hash = chain_hash(&prev, op.seq, &op.entry);
-                sqlx::query("INSERT INTO oplog (seq, entry, hash) VALUES ($1, $2, $3)")
+                sqlx::query("INSERT INTO oplog (seq, entry) VALUES ($1, $2)")
                     .bind(seq)
                     .bind(op.entry.as_slice())
-                    .bind(hash.as_slice())
                     .execute(&mut *tx)
                     .await?;
+                for h in &op.hashes {
+                    sqlx::query("INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)")
+                        .bind(i16::from(h.level))
+                        .bind(to_i64(h.index)?)
+                        .bind(h.hash.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 match &op.change {
                     StateChange::None => {}
                     StateChange::Enroll {
@@ -369,14 +432,15 @@ impl Store {
                             return Err(StoreError::Duplicate { id: *id });
                         }
                         sqlx::query(
-                            "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject)
-                             VALUES ($1, $2, $3, $4, $5)",
+                            "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
                         )
                         .bind(seq)
                         .bind(id.0.as_slice())
                         .bind(kind.as_str())
                         .bind(share.as_slice())
                         .bind(subject.as_deref())
+                        .bind(op.time_ms)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -392,8 +456,56 @@ impl Store {
                         deleted = true;
                     }
                 }
+                for w in &op.consent {
+                    match w {
+                        ConsentWrite::TokenUse(u) => {
+                            sqlx::query(
+                                "INSERT INTO token_uses (subject, token, uses, expires_ms)
+                                 VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (subject, token) DO UPDATE SET uses = excluded.uses",
+                            )
+                            .bind(u.subject.as_str())
+                            .bind(u.token.as_slice())
+                            .bind(i64::from(u.uses))
+                            .bind(u.expires_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        ConsentWrite::Revocation(RevocationRow::Token { subject, token }) => {
+                            sqlx::query(
+                                "INSERT INTO revocations (seq, subject, token, before_ms)
+                                 VALUES ($1, $2, $3, NULL)",
+                            )
+                            .bind(seq)
+                            .bind(subject.as_str())
+                            .bind(token.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        ConsentWrite::Revocation(RevocationRow::IssuedBefore {
+                            subject,
+                            before_ms,
+                        }) => {
+                            sqlx::query(
+                                "INSERT INTO revocations (seq, subject, token, before_ms)
+                                 VALUES ($1, $2, NULL, $3)",
+                            )
+                            .bind(seq)
+                            .bind(subject.as_str())
+                            .bind(*before_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        ConsentWrite::Touch { id, time_ms } => {
+                            sqlx::query("UPDATE enrollments SET last_used_ms = $1 WHERE id = $2")
+                                .bind(*time_ms)
+                                .bind(id.0.as_slice())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
                 next = op.seq + 1; // op.seq <= i64::MAX: no overflow
-                prev = hash;
             }
             tx.commit().await?;
         });
@@ -457,7 +569,7 @@ impl Store {
         let clamp = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
         on_pool!(&self.pool, |p| {
             let rows = sqlx::query(
-                "SELECT seq, entry, hash FROM oplog WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+                "SELECT seq, entry FROM oplog WHERE seq >= $1 AND seq < $2 ORDER BY seq",
             )
             .bind(clamp(from))
             .bind(clamp(to))
@@ -465,17 +577,64 @@ impl Store {
             .await?;
             rows.iter()
                 .map(|row| {
-                    let hash: &[u8] = row.try_get(2)?;
                     Ok(OpRecord {
                         seq: to_u64(row.try_get(0)?)?,
                         entry: row.try_get(1)?,
-                        hash: hash
-                            .try_into()
-                            .map_err(|_| StoreError::Corrupt("op hash length"))?,
                     })
                 })
                 .collect()
         })
+    }
+
+    /// The stored Merkle node hashes at `(level, index)` positions, in the
+    /// order asked for; a position not stored is left out (the caller checks
+    /// the count).
+    pub async fn read_hashes(&self, wanted: &[(u8, u64)]) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut out = Vec::with_capacity(wanted.len());
+        on_pool!(&self.pool, |p| {
+            let mut conn = p.acquire().await?;
+            for &(level, index) in wanted {
+                let h: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT hash FROM log_hashes WHERE level = $1 AND idx = $2")
+                        .bind(i16::from(level))
+                        .bind(to_i64(index)?)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if let Some(h) = h {
+                    out.push(
+                        h.as_slice()
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("log hash length"))?,
+                    );
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// A small named value (checkpoints, cosigner state).
+    pub async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                .bind(key)
+                .fetch_optional(p)
+                .await?)
+        })
+    }
+
+    /// Sets a small named value durably.
+    pub async fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
     }
 
     /// Does any row of the store still hold this enrollment's share?
@@ -495,17 +654,12 @@ impl Store {
     }
 }
 
-fn head_from_row(row: Option<(i64, Vec<u8>)>) -> Result<(u64, [u8; 32]), StoreError> {
-    match row {
-        None => Ok((0, ZERO_HASH)),
-        Some((seq, hash)) => Ok((
-            to_u64(seq)?
-                .checked_add(1)
-                .ok_or(StoreError::Corrupt("op seq"))?,
-            hash.as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("op hash length"))?,
-        )),
+fn next_from_max(last: Option<i64>) -> Result<u64, StoreError> {
+    match last {
+        None => Ok(0),
+        Some(seq) => to_u64(seq)?
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("op seq")),
     }
 }
 

@@ -4,7 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// Which database a [`crate::Store`] runs on.
@@ -99,8 +98,10 @@ pub struct Loaded {
     pub enrollments: Vec<StoredEnrollment>,
     /// The seq the next applied op must carry (the op-log length).
     pub next_seq: u64,
-    /// Hash of the last op, or 32 zero bytes when the log is empty.
-    pub head_hash: [u8; 32],
+    /// Recorded consent-token uses.
+    pub token_uses: Vec<TokenUse>,
+    /// Recorded revocations, in the order they were applied.
+    pub revocations: Vec<RevocationRow>,
 }
 
 /// One current enrollment with this node's share bytes.
@@ -115,6 +116,9 @@ pub struct StoredEnrollment {
     pub subject: Option<String>,
     /// Seq of the op that enrolled it; the gallery order.
     pub enrolled_seq: u64,
+    /// Time of the last use (enrollment or verification), ms since the epoch:
+    /// retention counts from it.
+    pub last_used_ms: i64,
 }
 
 impl fmt::Debug for StoredEnrollment {
@@ -128,27 +132,113 @@ impl fmt::Debug for StoredEnrollment {
             )
             .field("subject", &self.subject)
             .field("enrolled_seq", &self.enrolled_seq)
+            .field("last_used_ms", &self.last_used_ms)
             .finish()
     }
+}
+
+/// A stored Merkle-tree node hash of the op log: the hash of the complete
+/// subtree `index << level .. (index + 1) << level` (level 0: leaf hashes).
+/// The store keeps them opaque; the log crate does the arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeHash {
+    /// Height above the leaves.
+    pub level: u8,
+    /// Position within the level.
+    pub index: u64,
+    /// The hash.
+    pub hash: [u8; 32],
+}
+
+/// How many times a subject's consent token was used (replay protection
+/// that survives restarts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenUse {
+    /// The subject's key (hex).
+    pub subject: String,
+    /// The token id.
+    pub token: [u8; 16],
+    /// Uses recorded so far.
+    pub uses: u32,
+    /// When the token expires (ms since the epoch); the row may be pruned after.
+    pub expires_ms: i64,
+}
+
+/// A subject's revocation of one token or of all tokens issued before a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevocationRow {
+    /// One token.
+    Token {
+        /// The subject's key (hex).
+        subject: String,
+        /// The token id.
+        token: [u8; 16],
+    },
+    /// Every token issued before `before_ms`.
+    IssuedBefore {
+        /// The subject's key (hex).
+        subject: String,
+        /// Cut-off, ms since the epoch.
+        before_ms: i64,
+    },
+}
+
+/// Consent bookkeeping an op writes in the same transaction as its log entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsentWrite {
+    /// Sets a token's use count (insert or update).
+    TokenUse(TokenUse),
+    /// Records a revocation.
+    Revocation(RevocationRow),
+    /// Marks an enrollment used at `time_ms` (renews its retention).
+    Touch {
+        /// The enrollment.
+        id: EnrollmentId,
+        /// When, ms since the epoch.
+        time_ms: i64,
+    },
 }
 
 /// One op in the agreed order, as the node applies it.
 pub struct AppliedOp {
     /// Position in the op log: 0, 1, 2, ... with no gaps.
     pub seq: u64,
-    /// Opaque canonical bytes of the op record; hashed into the chain.
-    /// Must not contain share bytes: the op log is never deleted from.
+    /// When the op ran (ms since the epoch, the coordinator's clock).
+    pub time_ms: i64,
+    /// Canonical bytes of the log entry. Must not contain share bytes: the
+    /// op log is never deleted from.
     pub entry: Vec<u8>,
+    /// Merkle node hashes this entry completes (leaf first).
+    pub hashes: Vec<NodeHash>,
     /// The state change the op makes, if any.
     pub change: StateChange,
+    /// Consent bookkeeping.
+    pub consent: Vec<ConsentWrite>,
+}
+
+impl AppliedOp {
+    /// An op that only appends a log entry.
+    pub fn log_only(seq: u64, time_ms: i64, entry: Vec<u8>, hashes: Vec<NodeHash>) -> Self {
+        Self {
+            seq,
+            time_ms,
+            entry,
+            hashes,
+            change: StateChange::None,
+            consent: Vec::new(),
+        }
+    }
 }
 
 impl fmt::Debug for AppliedOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppliedOp")
             .field("seq", &self.seq)
+            .field("time_ms", &self.time_ms)
             .field("entry", &format_args!("<{} bytes>", self.entry.len()))
+            .field("hashes", &self.hashes.len())
             .field("change", &self.change)
+            .field("consent", &self.consent)
             .finish()
     }
 }
@@ -202,10 +292,8 @@ impl fmt::Debug for StateChange {
 pub struct OpRecord {
     /// The op's seq.
     pub seq: u64,
-    /// The op's opaque entry bytes.
+    /// The entry's canonical bytes.
     pub entry: Vec<u8>,
-    /// `hash_seq`, see [`chain_hash`].
-    pub hash: [u8; 32],
 }
 
 impl fmt::Debug for OpRecord {
@@ -213,37 +301,8 @@ impl fmt::Debug for OpRecord {
         f.debug_struct("OpRecord")
             .field("seq", &self.seq)
             .field("entry", &format_args!("<{} bytes>", self.entry.len()))
-            .field("hash", &format_args!("{}", Hex(&self.hash)))
             .finish()
     }
-}
-
-struct Hex<'a>(&'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Domain-separation prefix of the op-log hash chain.
-pub const OPLOG_DOMAIN: &[u8] = b"sanctuary-oplog-v1";
-
-/// The hash of the empty log (`hash_{-1}`).
-pub const ZERO_HASH: [u8; 32] = [0; 32];
-
-/// `hash_seq = SHA-256("sanctuary-oplog-v1" || hash_{seq-1} || seq as u64 BE || entry)`,
-/// with `hash_{-1}` = 32 zero bytes ([`ZERO_HASH`]).
-pub fn chain_hash(prev: &[u8; 32], seq: u64, entry: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(OPLOG_DOMAIN);
-    h.update(prev);
-    h.update(seq.to_be_bytes());
-    h.update(entry);
-    h.finalize().into()
 }
 
 #[cfg(test)]
@@ -269,14 +328,6 @@ mod tests {
             serde_json::from_str::<EnrollmentId>(&json).expect("deserialize"),
             id
         );
-    }
-
-    #[test]
-    fn chain_hash_changes_with_every_input() {
-        let a = chain_hash(&ZERO_HASH, 0, b"x");
-        assert_ne!(a, chain_hash(&ZERO_HASH, 1, b"x"));
-        assert_ne!(a, chain_hash(&ZERO_HASH, 0, b"y"));
-        assert_ne!(a, chain_hash(&[1; 32], 0, b"x"));
     }
 
     #[test]

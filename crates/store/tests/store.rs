@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use rand::Rng;
 use sanctuary_store::{
-    AppliedOp, Backend, EnrollmentId, Loaded, StateChange, Store, StoreError, StoreOptions,
-    error_chain,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, NodeHash, RevocationRow, StateChange,
+    Store, StoreError, StoreOptions, TokenUse, error_chain,
 };
-use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection};
 use zeroize::Zeroizing;
 
@@ -145,7 +144,7 @@ backend_tests!(
     round_trip_preserves_order_and_bytes,
     out_of_order_is_refused_and_writes_nothing,
     duplicate_and_missing_are_refused_and_write_nothing,
-    hash_chain_matches_independent_computation,
+    hashes_and_consent_state_round_trip,
     committed_data_survives_reopen_and_half_applied_tx_does_not,
     delete_removes_the_share,
     newer_schema_is_refused,
@@ -162,7 +161,10 @@ fn random_share(len: usize) -> Zeroizing<Vec<u8>> {
 fn enroll(seq: u64, id: EnrollmentId, share: &[u8], subject: Option<&str>) -> AppliedOp {
     AppliedOp {
         seq,
+        time_ms: 1_000 + seq as i64,
         entry: format!("enroll {id} at {seq}").into_bytes(),
+        hashes: Vec::new(),
+        consent: Vec::new(),
         change: StateChange::Enroll {
             id,
             kind: if seq.is_multiple_of(2) {
@@ -178,18 +180,13 @@ fn enroll(seq: u64, id: EnrollmentId, share: &[u8], subject: Option<&str>) -> Ap
 
 fn delete(seq: u64, id: EnrollmentId) -> AppliedOp {
     AppliedOp {
-        seq,
-        entry: format!("delete {id} at {seq}").into_bytes(),
         change: StateChange::Delete { id },
+        ..AppliedOp::log_only(seq, 0, format!("delete {id} at {seq}").into_bytes(), Vec::new())
     }
 }
 
 fn noop(seq: u64) -> AppliedOp {
-    AppliedOp {
-        seq,
-        entry: format!("verify at {seq}").into_bytes(),
-        change: StateChange::None,
-    }
+    AppliedOp::log_only(seq, 0, format!("verify at {seq}").into_bytes(), Vec::new())
 }
 
 fn id(n: u8) -> EnrollmentId {
@@ -199,8 +196,8 @@ fn id(n: u8) -> EnrollmentId {
     EnrollmentId(b)
 }
 
-/// A comparable summary of a load: (id, kind, share, subject, enrolled_seq) rows + head.
-type Summary = (Vec<Row>, u64, [u8; 32]);
+/// A comparable summary of a load: (id, kind, share, subject, enrolled_seq) rows + length.
+type Summary = (Vec<Row>, u64);
 type Row = (EnrollmentId, String, Vec<u8>, Option<String>, u64);
 
 fn summary(l: &Loaded) -> Summary {
@@ -218,19 +215,18 @@ fn summary(l: &Loaded) -> Summary {
             })
             .collect(),
         l.next_seq,
-        l.head_hash,
     )
 }
 
 /// Snapshot of everything observable: load summary plus the whole op log.
-async fn snapshot(store: &Store) -> (Summary, Vec<(u64, Vec<u8>, [u8; 32])>) {
+async fn snapshot(store: &Store) -> (Summary, Vec<(u64, Vec<u8>)>) {
     let loaded = store.load().await.expect("load");
     let ops = store
         .ops(0, u64::MAX)
         .await
         .expect("ops")
         .into_iter()
-        .map(|r| (r.seq, r.entry, r.hash))
+        .map(|r| (r.seq, r.entry))
         .collect();
     (summary(&loaded), ops)
 }
@@ -245,7 +241,7 @@ async fn round_trip_preserves_order_and_bytes(f: &Fixture) {
     let store = f.open().await;
     let empty = store.load().await.expect("load");
     assert!(empty.enrollments.is_empty());
-    assert_eq!((empty.next_seq, empty.head_hash), (0, [0; 32]));
+    assert_eq!(empty.next_seq, 0);
 
     let shares: Vec<_> = (0..5).map(|i| random_share(4096 + i)).collect();
     // Ids deliberately not in seq order, so ordering by id would be caught.
@@ -281,7 +277,7 @@ async fn round_trip_preserves_order_and_bytes(f: &Fixture) {
     let loaded = store.load().await.expect("load");
     assert_eq!(summary(&loaded).0, expected);
     assert_eq!(loaded.next_seq, 7);
-    assert_eq!(store.head().await.expect("head"), (7, loaded.head_hash));
+    assert_eq!(store.next_seq().await.expect("next_seq"), 7);
 
     let log = store.ops(0, 100).await.expect("ops");
     assert_eq!(
@@ -291,7 +287,6 @@ async fn round_trip_preserves_order_and_bytes(f: &Fixture) {
     for (rec, op) in log.iter().zip(&ops) {
         assert_eq!(rec.entry, op.entry);
     }
-    assert_eq!(log.last().map(|r| r.hash), Some(loaded.head_hash));
     let mid = store.ops(2, 4).await.expect("ops");
     assert_eq!(mid.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
     assert!(store.ops(4, 4).await.expect("ops").is_empty());
@@ -419,43 +414,74 @@ async fn duplicate_and_missing_are_refused_and_write_nothing(f: &Fixture) {
     store.close().await;
 }
 
-async fn hash_chain_matches_independent_computation(f: &Fixture) {
+async fn hashes_and_consent_state_round_trip(f: &Fixture) {
     let store = f.open().await;
-    let entries: Vec<Vec<u8>> = vec![
-        b"".to_vec(),
-        b"first".to_vec(),
-        vec![0u8; 1000],
-        (0..=255u8).collect(),
+    let h = |level: u8, index: u64| NodeHash {
+        level,
+        index,
+        hash: [level * 16 + index as u8; 32],
+    };
+    store
+        .apply(&enroll(0, id(1), &random_share(64), Some("ab")))
+        .await
+        .expect("enroll");
+    let use1 = TokenUse {
+        subject: "ab".into(),
+        token: [3; 16],
+        uses: 1,
+        expires_ms: 99,
+    };
+    let mut op = AppliedOp::log_only(1, 5_000, b"verify".to_vec(), vec![h(0, 1), h(1, 0)]);
+    op.consent = vec![
+        ConsentWrite::TokenUse(use1.clone()),
+        ConsentWrite::Touch {
+            id: id(1),
+            time_ms: 5_000,
+        },
     ];
-    let mut prev = [0u8; 32];
-    for (seq, entry) in entries.iter().enumerate() {
-        let seq = seq as u64;
-        store
-            .apply(&AppliedOp {
-                seq,
-                entry: entry.clone(),
-                change: StateChange::None,
-            })
-            .await
-            .expect("apply");
-        let mut h = Sha256::new();
-        h.update(b"sanctuary-oplog-v1");
-        h.update(prev);
-        h.update(seq.to_be_bytes());
-        h.update(entry);
-        let expected: [u8; 32] = h.finalize().into();
-        let rec = store.ops(seq, seq + 1).await.expect("ops");
-        assert_eq!(rec.len(), 1);
-        assert_eq!(rec[0].hash, expected, "hash of op {seq}");
-        prev = expected;
-    }
+    store.apply(&op).await.expect("verify");
+    let mut op = AppliedOp::log_only(2, 6_000, b"revoke".to_vec(), vec![h(0, 2)]);
+    let revoked = vec![
+        RevocationRow::Token {
+            subject: "ab".into(),
+            token: [4; 16],
+        },
+        RevocationRow::IssuedBefore {
+            subject: "cd".into(),
+            before_ms: 42,
+        },
+    ];
+    op.consent = revoked
+        .iter()
+        .cloned()
+        .map(ConsentWrite::Revocation)
+        .chain([ConsentWrite::TokenUse(TokenUse { uses: 2, ..use1.clone() })])
+        .collect();
+    store.apply(&op).await.expect("revoke");
+    // A failed op writes no hash and no consent row.
+    let mut bad = AppliedOp::log_only(3, 7_000, b"bad".to_vec(), vec![h(0, 3), h(2, 0)]);
+    bad.change = StateChange::Delete { id: id(9) };
+    bad.consent = vec![ConsentWrite::TokenUse(TokenUse { uses: 7, ..use1.clone() })];
+    assert!(store.apply(&bad).await.is_err());
+
+    store.close().await;
+    drop(store);
+    let store = f.open().await;
+    let got = store
+        .read_hashes(&[(1, 0), (0, 2), (0, 1), (0, 3), (2, 0)])
+        .await
+        .expect("hashes");
+    assert_eq!(got, vec![h(1, 0).hash, h(0, 2).hash, h(0, 1).hash]);
     let loaded = store.load().await.expect("load");
-    assert_eq!((loaded.next_seq, loaded.head_hash), (4, prev));
-    // The first hash pinned as a test vector: SHA-256("sanctuary-oplog-v1" || 0^32 || 0^8).
-    let first = store.ops(0, 1).await.expect("ops");
-    let mut h = Sha256::new();
-    h.update([b"sanctuary-oplog-v1".as_slice(), &[0u8; 40]].concat());
-    assert_eq!(first[0].hash, <[u8; 32]>::from(h.finalize()));
+    assert_eq!(loaded.next_seq, 3);
+    assert_eq!(loaded.token_uses, vec![TokenUse { uses: 2, ..use1 }]);
+    assert_eq!(loaded.revocations, revoked);
+    assert_eq!(loaded.enrollments[0].last_used_ms, 5_000);
+    // Named values survive too.
+    assert_eq!(store.meta("cp").await.expect("meta"), None);
+    store.set_meta("cp", b"one").await.expect("set");
+    store.set_meta("cp", b"two").await.expect("set");
+    assert_eq!(store.meta("cp").await.expect("meta"), Some(b"two".to_vec()));
     store.close().await;
 }
 
@@ -466,15 +492,14 @@ async fn half_apply(f: &Fixture, seq: i64, share: &[u8]) {
         ($conn:expr) => {{
             let mut c = $conn;
             sqlx::raw_sql("BEGIN").execute(&mut c).await.expect("begin");
-            sqlx::query("INSERT INTO oplog (seq, entry, hash) VALUES ($1, $2, $3)")
+            sqlx::query("INSERT INTO oplog (seq, entry) VALUES ($1, $2)")
                 .bind(seq)
                 .bind(b"half".as_slice())
-                .bind([7u8; 32].as_slice())
                 .execute(&mut c)
                 .await
                 .expect("insert op");
             sqlx::query(
-                "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject) VALUES ($1, $2, 'iris', $3, NULL)",
+                "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms) VALUES ($1, $2, 'iris', $3, NULL, 0)",
             )
             .bind(seq)
             .bind(id(200).0.as_slice())
@@ -623,7 +648,7 @@ async fn newer_schema_is_refused(f: &Fixture) {
             err,
             StoreError::Schema {
                 found: 99,
-                supported: 1
+                supported: sanctuary_store::SCHEMA_VERSION
             }
         ),
         "{err:?}"
@@ -717,13 +742,13 @@ fn sqlite_crash_child() {
         let mut c = sqlx::SqliteConnection::connect(&url).await.expect("connect");
         sqlx::raw_sql("PRAGMA cache_size = 4; BEGIN").execute(&mut c).await.expect("begin");
         for seq in 3..203i64 {
-            sqlx::query("INSERT INTO oplog (seq, entry, hash) VALUES ($1, x'00', zeroblob(32))")
+            sqlx::query("INSERT INTO oplog (seq, entry) VALUES ($1, x'00')")
                 .bind(seq)
                 .execute(&mut c)
                 .await
                 .expect("insert op");
             sqlx::query(
-                "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject) VALUES ($1, $2, 'iris', $3, NULL)",
+                "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms) VALUES ($1, $2, 'iris', $3, NULL, 0)",
             )
             .bind(seq)
             .bind(id((seq % 256) as u8).0.map(|b| b ^ 0x5A).as_slice())
