@@ -64,15 +64,16 @@
 //! # async fn f() -> Result<(), sanctuary_store::StoreError> {
 //! let store = Store::open("sqlite:///var/lib/sanctuary/node0.db").await?;
 //! let loaded = store.load().await?;
+//! // The log entry and the Merkle hashes come from sanctuary-log's `Log::prepare`.
+//! let (entry, hashes) = (b"canonical log entry".to_vec(), Vec::new());
 //! store.apply(&AppliedOp {
-//!     seq: loaded.next_seq,
-//!     entry: b"canonical op record".to_vec(),
 //!     change: StateChange::Enroll {
 //!         id: EnrollmentId([1; 16]),
 //!         kind: "embedding".into(),
 //!         share: Zeroizing::new(vec![0; 4096]),
 //!         subject: None,
 //!     },
+//!     ..AppliedOp::log_only(loaded.next_seq, 1_700_000_000_000, entry, hashes)
 //! }).await?;
 //! # Ok(()) }
 //! ```
