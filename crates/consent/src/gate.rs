@@ -28,6 +28,9 @@ pub struct ConsentChecked {
     allowed: Allowed,
     use_number: Option<u32>,
     checked_at: OffsetDateTime,
+    audit_tag: Option<sanctuary_log::AuditTag>,
+    expires_at: OffsetDateTime,
+    max_uses: Option<u32>,
 }
 
 impl ConsentChecked {
@@ -62,6 +65,18 @@ impl ConsentChecked {
     /// When the checks ran.
     pub fn checked_at(&self) -> OffsetDateTime {
         self.checked_at
+    }
+    /// The blinded audit tag from the token, for the transparency log.
+    pub fn audit_tag(&self) -> Option<sanctuary_log::AuditTag> {
+        self.audit_tag
+    }
+    /// When the consent expires.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
+    }
+    /// The token's use limit.
+    pub fn max_uses(&self) -> Option<u32> {
+        self.max_uses
     }
 }
 
@@ -153,6 +168,9 @@ impl ConsentGate {
             allowed,
             use_number,
             checked_at: now,
+            audit_tag: consent.audit_tag(),
+            expires_at: consent.expires_at(),
+            max_uses: consent.max_uses(),
         })
     }
 
@@ -187,6 +205,9 @@ impl ConsentGate {
             allowed,
             use_number: None,
             checked_at: now,
+            audit_tag: None,
+            expires_at: consent.expires_at(),
+            max_uses: consent.max_uses(),
         };
         Ok((v, checked))
     }
@@ -229,6 +250,9 @@ impl ConsentGate {
             allowed,
             use_number: None,
             checked_at: now,
+            audit_tag: None,
+            expires_at: consent.expires_at(),
+            max_uses: consent.max_uses(),
         };
         Ok((v, checked))
     }
@@ -285,6 +309,7 @@ impl VerifiedConsent {
             // consent it carries is for this moment only.
             expires_at: now.max(signed_at),
             max_uses: Some(1),
+            audit_tag: None,
         }
     }
 }

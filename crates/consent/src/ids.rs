@@ -6,7 +6,6 @@ use std::str::FromStr;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The subject's Ed25519 public key: the identity an enrollment is bound to, the
 /// root key of every consent token the subject issues.
@@ -177,42 +176,6 @@ impl<'de> Deserialize<'de> for TokenId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The subject's 32-byte audit key: lets the subject find its own entries in the
-/// transparency log (the log layer defines how it is used). Secret: zeroized on
-/// drop, redacted in `Debug`, constant-time equality.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct AuditKey([u8; 32]);
-
-impl AuditKey {
-    pub(crate) fn random() -> Self {
-        let mut b = [0u8; 32];
-        rand::Rng::fill(&mut rand::rng(), &mut b);
-        Self(b)
-    }
-
-    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The secret bytes. Do not log them.
-    pub fn expose_secret(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl PartialEq for AuditKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-impl Eq for AuditKey {}
-
-impl fmt::Debug for AuditKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuditKey(<redacted>)")
     }
 }
 

@@ -99,8 +99,10 @@ pub mod wallet;
 // The public interface is:
 pub use error::{Error, PolicyFileError, StatementError, TokenError, WalletError};
 pub use gate::{ConsentChecked, ConsentGate};
+// The wallet's audit key is the log's: one concept, one type.
+pub use sanctuary_log::{AuditKey, AuditTag};
 pub use ids::{
-    AuditKey, InvalidId, InvalidKey, InvalidTokenId, NetworkId, Purpose, RelyingPartyId,
+    InvalidId, InvalidKey, InvalidTokenId, NetworkId, Purpose, RelyingPartyId,
     SubjectPublicKey, TokenId, UnknownPurpose,
 };
 pub use policy::{

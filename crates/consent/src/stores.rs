@@ -68,6 +68,25 @@ impl InMemoryRevocationStore {
     }
 }
 
+impl InMemoryRevocationStore {
+    /// Restores a revocation of one token that was verified and persisted
+    /// earlier (a node reloading its database at start-up).
+    pub fn restore_token(&self, subject: SubjectPublicKey, token_id: TokenId) {
+        lock(&self.inner)
+            .entry(subject)
+            .or_default()
+            .tokens
+            .insert(token_id);
+    }
+
+    /// Restores an "all tokens issued before" revocation persisted earlier.
+    pub fn restore_issued_before(&self, subject: SubjectPublicKey, before: OffsetDateTime) {
+        let mut map = lock(&self.inner);
+        let entry = map.entry(subject).or_default();
+        entry.issued_before = Some(entry.issued_before.map_or(before, |old| old.max(before)));
+    }
+}
+
 impl RevocationStore for InMemoryRevocationStore {
     fn is_revoked(
         &self,
@@ -105,6 +124,17 @@ impl InMemoryReplayGuard {
     /// Empty guard.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Restores a use count persisted earlier (a node reloading its database).
+    pub fn restore(
+        &self,
+        subject: SubjectPublicKey,
+        token_id: TokenId,
+        uses: u32,
+        expires_at: OffsetDateTime,
+    ) {
+        lock(&self.inner).insert((subject, token_id), (uses, expires_at));
     }
 
     /// Forgets tokens that expired before `now` (they are refused as expired anyway).

@@ -32,6 +32,7 @@
 //! authorizer, so an attenuation can narrow but never widen. The use count is fixed
 //! by the subject in the authority block.
 
+use sanctuary_log::AuditTag;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration as StdDuration;
@@ -236,6 +237,15 @@ impl Wallet {
                 .fact(fact("purpose", &[string(p.as_str())]))
                 .map_err(issue_err)?;
         }
+        // A blinded audit tag for the transparency log: the node copies it into
+        // the entry of each use, so the subject finds these uses with their
+        // audit key while nobody else can tell whose they are. Uses of one
+        // token share the tag (they are linkable to each other, as the token
+        // itself already makes them for its relying party).
+        let tag = self.audit_key().new_tag(&mut rand::rng());
+        b = b
+            .fact(fact("audit_tag", &[string(&encode_tag(&tag))]))
+            .map_err(issue_err)?;
         if let Some(n) = request.max_uses {
             if n == 0 {
                 return Err(malformed("max_uses must be at least 1").into());
@@ -294,9 +304,28 @@ pub struct VerifiedConsent {
     pub(crate) issued_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
     pub(crate) max_uses: Option<u32>,
+    pub(crate) audit_tag: Option<AuditTag>,
+}
+
+/// `nonce_hex:tag_hex`, the token's `audit_tag` claim.
+fn encode_tag(tag: &AuditTag) -> String {
+    format!("{}:{}", hex::encode(tag.nonce), hex::encode(tag.tag))
+}
+
+fn decode_tag(s: &str) -> Option<AuditTag> {
+    let (n, t) = s.split_once(':')?;
+    Some(AuditTag {
+        nonce: hex::decode(n).ok()?.try_into().ok()?,
+        tag: hex::decode(t).ok()?.try_into().ok()?,
+    })
 }
 
 impl VerifiedConsent {
+    /// The blinded audit tag the subject put in the token, copied into the
+    /// transparency-log entry of each use.
+    pub fn audit_tag(&self) -> Option<AuditTag> {
+        self.audit_tag
+    }
     /// The subject who consented.
     pub fn subject(&self) -> &SubjectPublicKey {
         &self.subject
@@ -502,6 +531,12 @@ pub fn verify(
         _ => return Err(malformed("bad max_uses claim")),
     };
 
+    let audit_tag = match q(&mut authorizer, "d($x) <- audit_tag($x)")?.as_slice() {
+        [] => None,
+        [Term::Str(s)] => Some(decode_tag(s).ok_or_else(|| malformed("bad audit_tag claim"))?),
+        _ => return Err(malformed("bad audit_tag claim")),
+    };
+
     // Explicit checks, for precise errors.
     if &network != ctx.network {
         return Err(TokenError::NetworkMismatch);
@@ -541,6 +576,7 @@ pub fn verify(
         issued_at,
         expires_at,
         max_uses,
+        audit_tag,
     })
 }
 

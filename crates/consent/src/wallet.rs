@@ -46,7 +46,8 @@ use time::OffsetDateTime;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::WalletError;
-use crate::ids::{AuditKey, SubjectPublicKey};
+use crate::ids::SubjectPublicKey;
+use sanctuary_log::AuditKey;
 use crate::receipt::ConsentReceipt;
 use crate::time_util::truncate;
 
@@ -250,7 +251,7 @@ impl Wallet {
         rand::Rng::fill(&mut rand::rng(), seed.as_mut());
         Self {
             signing_key: SigningKey::from_bytes(&seed),
-            audit_key: AuditKey::random(),
+            audit_key: AuditKey::generate(&mut rand::rng()),
             created_at: truncate(now),
             credentials: Vec::new(),
             threads: Vec::new(),
@@ -344,7 +345,7 @@ impl Wallet {
 
         let seed = Zeroizing::new(self.signing_key.to_bytes());
         let sk_hex = Zeroizing::new(hex::encode(seed.as_ref()));
-        let ak_hex = Zeroizing::new(hex::encode(self.audit_key.expose_secret()));
+        let ak_hex = Zeroizing::new(hex::encode(*self.audit_key.to_bytes()));
         let plain = PlainRef {
             version: FORMAT_VERSION,
             signing_key: &sk_hex,

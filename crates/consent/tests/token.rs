@@ -475,3 +475,29 @@ fn token_serde_and_biscuit_revocation_ids() {
     assert_eq!(att.biscuit_revocation_ids().unwrap().len(), 2);
     assert!(serde_json::from_str::<ConsentToken>("\"\"").is_err());
 }
+
+#[test]
+fn token_carries_the_subjects_blinded_audit_tag() {
+    let mut f = fixture();
+    let subject = f.wallet.subject();
+    let t1 = issue(&mut f.wallet, "bank.example", &[Purpose::Verify], None);
+    let t2 = issue(&mut f.wallet, "bank.example", &[Purpose::Verify], None);
+    let tag1 = f
+        .gate
+        .admit(&t1, &subject, &verify_req("bank.example"))
+        .unwrap()
+        .audit_tag()
+        .expect("tag in token");
+    let tag2 = f
+        .gate
+        .admit(&t2, &subject, &verify_req("bank.example"))
+        .unwrap()
+        .audit_tag()
+        .expect("tag in token");
+    // Only the subject's audit key recognises them, and two tokens' tags differ.
+    assert!(f.wallet.audit_key().owns(&tag1));
+    assert!(f.wallet.audit_key().owns(&tag2));
+    assert_ne!(tag1, tag2);
+    let other = Wallet::create(T0);
+    assert!(!other.audit_key().owns(&tag1));
+}
