@@ -33,6 +33,45 @@ pub enum Error {
     Wallet(#[from] WalletError),
 }
 
+impl Error {
+    /// A stable machine-readable code for a refusal: the policy rule's id, or
+    /// `token_<why>` / `statement_<why>`. It names the check, never the
+    /// subject, so it may go into the transparency log and API errors.
+    pub fn code(&self) -> String {
+        match self {
+            Error::Policy(v) => v.rule.id().to_owned(),
+            Error::PolicyFile(_) => "policy_file".into(),
+            Error::Token(t) => format!(
+                "token_{}",
+                match t {
+                    TokenError::AttenuationCheckFailed { .. } => "attenuation_check_failed",
+                    TokenError::AudienceMismatch { .. } => "wrong_audience",
+                    TokenError::Expired => "expired",
+                    TokenError::Forged => "forged",
+                    TokenError::Malformed { .. } => "malformed",
+                    TokenError::NetworkMismatch => "wrong_network",
+                    TokenError::NotYetValid => "not_yet_valid",
+                    TokenError::PurposeMismatch { .. } => "wrong_purpose",
+                    TokenError::Revoked => "revoked",
+                    TokenError::UsedUp { .. } => "replayed",
+                }
+            ),
+            Error::Statement(e) => format!(
+                "statement_{}",
+                match e {
+                    StatementError::Forged => "forged",
+                    StatementError::Malformed { .. } => "malformed",
+                    StatementError::NetworkMismatch => "wrong_network",
+                    StatementError::Replayed => "replayed",
+                    StatementError::Stale => "stale",
+                    StatementError::WrongSubject => "wrong_subject",
+                }
+            ),
+            Error::Wallet(_) => "wallet".into(),
+        }
+    }
+}
+
 /// Why a consent token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

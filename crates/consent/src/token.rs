@@ -138,6 +138,18 @@ impl<'de> serde::Deserialize<'de> for ConsentToken {
 }
 
 impl ConsentToken {
+    /// The audit tag the token's authority block claims, read *without*
+    /// verifying the token. A node copies it into the log entry so that all
+    /// nodes write identical entries whatever their verdicts; it is only a
+    /// label (a forged token's tag points the entry at whoever made it).
+    pub fn claimed_audit_tag(&self) -> Option<AuditTag> {
+        let unverified = biscuit_auth::UnverifiedBiscuit::from_base64(&self.0).ok()?;
+        let source = unverified.print_block_source(0).ok()?;
+        let start = source.find("audit_tag(\"")? + "audit_tag(\"".len();
+        let end = start + source[start..].find('"')?;
+        decode_tag(&source[start..end])
+    }
+
     /// Wraps an encoded token received on the wire (no verification yet).
     pub fn from_base64(s: impl Into<String>) -> Result<Self, TokenError> {
         let s = s.into();

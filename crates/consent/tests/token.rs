@@ -501,3 +501,22 @@ fn token_carries_the_subjects_blinded_audit_tag() {
     let other = Wallet::create(T0);
     assert!(!other.audit_key().owns(&tag1));
 }
+
+#[test]
+fn claimed_audit_tag_reads_the_authority_block() {
+    let mut f = fixture();
+    let subject = f.wallet.subject();
+    let token = issue(&mut f.wallet, "bank.example", &[Purpose::Verify], None);
+    let verified = f
+        .gate
+        .admit(&token, &subject, &verify_req("bank.example"))
+        .unwrap()
+        .audit_tag();
+    assert!(verified.is_some());
+    assert_eq!(token.claimed_audit_tag(), verified);
+    // Attenuation blocks cannot change what the authority block claims.
+    let narrowed = token
+        .attenuate_with_datalog(r#"audit_tag("00:00");"#)
+        .unwrap();
+    assert_eq!(narrowed.claimed_audit_tag(), verified);
+}

@@ -23,6 +23,9 @@ pub enum Operation {
     Delete,
     /// New enrollment.
     Enroll,
+    /// An open 1:N identification attempt ("who is this?"); policy refuses
+    /// every one, and the refusal is recorded.
+    Identify,
     /// Change of a node's ethics policy or of network configuration.
     PolicyChange,
     /// Proactive share refresh.

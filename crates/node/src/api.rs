@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,8 +16,8 @@ use serde_json::json;
 use crate::NodeError;
 use crate::engine::{Node, Outcome};
 use crate::wire::{
-    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EnrollStatus, ErrorBody,
-    MatchRequest, MatchResponse, Op,
+    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EnrollStatus, EntriesResponse,
+    ErrorBody, IdentifyRequest, MatchRequest, MatchResponse, Op, RevokeRequest, SeqResponse,
 };
 
 impl IntoResponse for NodeError {
@@ -32,6 +32,10 @@ impl IntoResponse for NodeError {
             NodeError::OutOfStep(_) | NodeError::Halted(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "out_of_step")
             }
+            NodeError::Refused { code, .. } => (StatusCode::FORBIDDEN, code.as_str()),
+            NodeError::Log(sanctuary_log::Error::Usage(_) | sanctuary_log::Error::Proof(_)) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {
@@ -45,11 +49,16 @@ impl IntoResponse for NodeError {
             message.push_str(&s.to_string());
             src = s.source();
         }
+        let refused_by = match &self {
+            NodeError::Refused { party, .. } => Some(*party),
+            _ => None,
+        };
         (
             status,
             Json(ErrorBody {
                 error: code.into(),
                 message,
+                refused_by,
             }),
         )
             .into_response()
@@ -86,7 +95,9 @@ async fn enroll(
     let op = Op::Enroll {
         kind: req.kind,
         enrollment_id: id,
-        subject: req.subject,
+        site: req.site,
+        statement: req.statement,
+        audit_tag: req.audit_tag,
     };
     let (seq, outcome, _) = node
         .coordinate(&req.request_id, op, Some(req.shares), None)
@@ -128,6 +139,8 @@ async fn verify(
     let op = Op::Verify {
         kind: req.kind,
         enrollment_id,
+        relying_party: req.relying_party.clone(),
+        token: req.token.clone(),
     };
     run_match(&node, req, op).await
 }
@@ -141,7 +154,16 @@ async fn dedupe(
             "dedupe takes no enrollment_id".into(),
         ));
     }
-    let op = Op::Dedupe { kind: req.kind };
+    let subject = req
+        .subject
+        .clone()
+        .ok_or_else(|| NodeError::BadRequest("dedupe needs the subject's key".into()))?;
+    let op = Op::Dedupe {
+        kind: req.kind,
+        relying_party: req.relying_party.clone(),
+        subject,
+        token: req.token.clone(),
+    };
     run_match(&node, req, op).await
 }
 
@@ -152,9 +174,113 @@ async fn delete(
     check_request_id(&req.request_id)?;
     let op = Op::Delete {
         enrollment_id: req.enrollment_id,
+        statement: req.statement,
+        audit_tag: req.audit_tag,
     };
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
     Ok(Json(DeleteResponse { seq, deleted: true }))
+}
+
+async fn revoke(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<RevokeRequest>,
+) -> Result<Json<SeqResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    let op = Op::Revoke {
+        statement: req.statement,
+        audit_tag: req.audit_tag,
+    };
+    let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
+    Ok(Json(SeqResponse { seq }))
+}
+
+async fn identify(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<IdentifyRequest>,
+) -> Result<Json<SeqResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    let op = Op::Identify {
+        relying_party: req.relying_party,
+    };
+    // Always refused by every node's policy; the refusal is logged.
+    let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
+    Ok(Json(SeqResponse { seq }))
+}
+
+async fn policy(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(node.policy().published()).unwrap_or_default())
+}
+
+fn text(body: String) -> Response {
+    ([("content-type", "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The latest co-signed checkpoint (C2SP signed note, plain text).
+async fn log_checkpoint(State(node): State<Arc<Node>>) -> Result<Response, NodeError> {
+    let log = node.reader()?;
+    match log.latest_checkpoint().await? {
+        Some(note) => Ok(text(note.to_string())),
+        None => Err(NodeError::NotFound("co-signed checkpoint (log not yet cosigned)".into())),
+    }
+}
+
+/// Coordinator: runs a cosigning round now.
+async fn log_cosign(State(node): State<Arc<Node>>) -> Result<Response, NodeError> {
+    Ok(text(node.cosign_now().await?.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
+/// Most entries one request returns.
+const MAX_ENTRIES: u64 = 10_000;
+
+async fn log_entries(
+    State(node): State<Arc<Node>>,
+    Query(r): Query<Range>,
+) -> Result<Json<EntriesResponse>, NodeError> {
+    if r.end < r.start || r.end - r.start > MAX_ENTRIES {
+        return Err(NodeError::BadRequest(format!(
+            "entries: need start <= end and at most {MAX_ENTRIES} per request"
+        )));
+    }
+    let rows = node.store.ops(r.start, r.end).await?;
+    Ok(Json(EntriesResponse {
+        start: r.start,
+        entries: rows
+            .into_iter()
+            .map(|r| String::from_utf8_lossy(&r.entry).into_owned())
+            .collect(),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct InclusionQuery {
+    seq: u64,
+    size: u64,
+}
+
+async fn log_inclusion(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<sanctuary_log::InclusionProof>, NodeError> {
+    Ok(Json(node.reader()?.inclusion_proof(q.seq, q.size).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+async fn log_consistency(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<sanctuary_log::ConsistencyProof>, NodeError> {
+    Ok(Json(node.reader()?.consistency_proof(q.old, q.new).await?))
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
@@ -174,6 +300,7 @@ async fn health(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
         "ready": ready,
         "halted": halted,
         "next_seq": st.next_seq,
+        "log_root": st.root.to_hex(),
         "enrolled": {"embedding": emb, "iris": iris},
         "storage": node.storage(),
         "seal_key": node.seal_public(),
@@ -234,6 +361,14 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/verify", post(verify))
         .route("/v1/dedupe", post(dedupe))
         .route("/v1/delete", post(delete))
+        .route("/v1/revoke", post(revoke))
+        .route("/v1/identify", post(identify))
+        .route("/v1/policy", get(policy))
+        .route("/v1/log/checkpoint", get(log_checkpoint))
+        .route("/v1/log/cosign", post(log_cosign))
+        .route("/v1/log/entries", get(log_entries))
+        .route("/v1/log/proof/inclusion", get(log_inclusion))
+        .route("/v1/log/proof/consistency", get(log_consistency))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
 }

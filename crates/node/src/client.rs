@@ -14,11 +14,27 @@ use zeroize::Zeroize;
 
 use crate::engine::{seal_context, share_to_bytes};
 use crate::seal::{SealKey, SealedBox, seal};
+use sanctuary_consent::{
+    ConsentToken, DeletionRequest, EnrollmentStatement, NetworkId, Revocation, SignedStatement,
+    SubjectPublicKey, Wallet,
+};
+use sanctuary_log::{CheckpointPolicy, ConsistencyProof, Entry, InclusionProof, SignedNote};
+
 use crate::wire::{
-    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, ErrorBody, MatchRequest,
-    MatchResponse,
+    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
+    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse,
+    deletion_commitment, enrollment_commitment,
 };
 use crate::{NetworkFile, NodeError};
+
+/// A relying party's consent to act on: its id and the subject's token.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    /// The relying party (the token's audience).
+    pub relying_party: String,
+    /// The token.
+    pub token: ConsentToken,
+}
 
 /// A client of one network.
 #[derive(Debug, Clone)]
@@ -78,12 +94,24 @@ impl Client {
             message: e.to_string(),
         })?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(NodeError::Http {
-                url,
-                message: format!("{status}: {message}"),
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(ErrorBody {
+                    error,
+                    message,
+                    refused_by: Some(party),
+                }) => NodeError::Refused {
+                    party,
+                    code: error,
+                    message,
+                },
+                Ok(b) => NodeError::Http {
+                    url,
+                    message: format!("{status}: {}", b.message),
+                },
+                Err(_) => NodeError::Http {
+                    url,
+                    message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
+                },
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
@@ -131,21 +159,35 @@ impl Client {
         Ok((kind, boxes))
     }
 
-    /// Enrolls a template (the network deduplicates first).
+    fn network_id(&self) -> Result<NetworkId, NodeError> {
+        NetworkId::new(&self.net.network).map_err(|e| NodeError::BadRequest(e.to_string()))
+    }
+
+    /// Enrolls a template for the subject holding `wallet`, at enrollment
+    /// site `site` (the network deduplicates first). The wallet signs the
+    /// enrollment statement; the enrollment is bound to its key.
     pub async fn enroll(
         &self,
         template: &Template,
-        subject: Option<String>,
+        wallet: &Wallet,
+        site: &str,
     ) -> Result<EnrollResponse, NodeError> {
         let request_id = new_request_id();
         let (kind, shares) = self.sealed_shares(&request_id, template)?;
+        let statement = EnrollmentStatement::new(
+            self.network_id()?,
+            enrollment_commitment(&request_id, kind),
+            time::OffsetDateTime::now_utc(),
+        );
         self.post(
             "/v1/enroll",
             &EnrollRequest {
                 request_id,
                 kind,
                 shares,
-                subject,
+                site: site.to_owned(),
+                statement: SignedStatement::sign(wallet, statement),
+                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
             },
         )
         .await
@@ -156,6 +198,8 @@ impl Client {
         path: &str,
         enrollment_id: Option<EnrollmentId>,
         template: &Template,
+        consent: &Consent,
+        subject: Option<&SubjectPublicKey>,
     ) -> Result<bool, NodeError> {
         let request_id = new_request_id();
         let (kind, shares) = self.sealed_shares(&request_id, template)?;
@@ -166,6 +210,9 @@ impl Client {
             enrollment_id,
             shares,
             client_key: key.public(),
+            relying_party: consent.relying_party.clone(),
+            token: consent.token.as_base64().to_owned(),
+            subject: subject.map(SubjectPublicKey::to_hex),
         };
         let resp: MatchResponse = self.post(path, &req).await?;
         if resp.results.len() != 3 {
@@ -194,25 +241,231 @@ impl Client {
         Ok(words.first().is_some_and(|w| w & 1 == 1))
     }
 
-    /// 1:1: does `template` match enrollment `id`?
-    pub async fn verify(&self, id: EnrollmentId, template: &Template) -> Result<bool, NodeError> {
-        self.decide("/v1/verify", Some(id), template).await
+    /// 1:1: does `template` match enrollment `id`? Needs the subject's
+    /// consent token for the relying party.
+    pub async fn verify(
+        &self,
+        id: EnrollmentId,
+        template: &Template,
+        consent: &Consent,
+    ) -> Result<bool, NodeError> {
+        self.decide("/v1/verify", Some(id), template, consent, None)
+            .await
     }
 
-    /// 1:N: is `template` already enrolled?
-    pub async fn dedupe(&self, template: &Template) -> Result<bool, NodeError> {
-        self.decide("/v1/dedupe", None, template).await
+    /// 1:N: is `template` already enrolled? Asked by an enrollment site
+    /// with the consent of the person in front of it (`subject`).
+    pub async fn dedupe(
+        &self,
+        template: &Template,
+        consent: &Consent,
+        subject: &SubjectPublicKey,
+    ) -> Result<bool, NodeError> {
+        self.decide("/v1/dedupe", None, template, consent, Some(subject))
+            .await
     }
 
-    /// Deletes an enrollment everywhere.
-    pub async fn delete(&self, id: EnrollmentId) -> Result<DeleteResponse, NodeError> {
+    /// Deletes an enrollment everywhere, at the request of its subject.
+    pub async fn delete(
+        &self,
+        id: EnrollmentId,
+        wallet: &Wallet,
+    ) -> Result<DeleteResponse, NodeError> {
+        let statement = DeletionRequest::new(
+            self.network_id()?,
+            Some(deletion_commitment(&id)),
+            time::OffsetDateTime::now_utc(),
+        );
         self.post(
             "/v1/delete",
             &DeleteRequest {
                 request_id: new_request_id(),
                 enrollment_id: id,
+                statement: SignedStatement::sign(wallet, statement),
+                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
             },
         )
         .await
+    }
+
+    /// Revokes consent tokens (one, or all issued before a time) on every
+    /// node.
+    pub async fn revoke(
+        &self,
+        wallet: &Wallet,
+        revocation: Revocation,
+    ) -> Result<SeqResponse, NodeError> {
+        self.post(
+            "/v1/revoke",
+            &RevokeRequest {
+                request_id: new_request_id(),
+                statement: SignedStatement::sign(wallet, revocation),
+                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+            },
+        )
+        .await
+    }
+
+    /// Asks "who is this?" — always refused; for demonstrating the policy.
+    pub async fn identify(&self, relying_party: &str) -> Result<SeqResponse, NodeError> {
+        self.post(
+            "/v1/identify",
+            &IdentifyRequest {
+                request_id: new_request_id(),
+                relying_party: relying_party.to_owned(),
+            },
+        )
+        .await
+    }
+
+    async fn get_text(&self, party: PartyId, path: &str) -> Result<String, NodeError> {
+        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| NodeError::Http {
+                url: url.clone(),
+                message: format!("node {party} unreachable: {e}"),
+            })?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| NodeError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<ErrorBody>(&body)
+                .map(|b| b.message)
+                .unwrap_or(body);
+            return Err(NodeError::Http {
+                url,
+                message: format!("{status}: {message}"),
+            });
+        }
+        Ok(body)
+    }
+
+    async fn get_json<A: DeserializeOwned>(
+        &self,
+        party: PartyId,
+        path: &str,
+    ) -> Result<A, NodeError> {
+        let body = self.get_text(party, path).await?;
+        serde_json::from_str(&body).map_err(|e| NodeError::Http {
+            url: path.to_owned(),
+            message: format!("bad response from {party}: {e}"),
+        })
+    }
+
+    /// The checkpoint policy of this network: its three nodes' log keys,
+    /// 2 of 3 signatures.
+    pub fn checkpoint_policy(&self) -> Result<CheckpointPolicy, NodeError> {
+        crate::translog::checkpoint_policy(
+            &self.net.network,
+            self.net
+                .nodes
+                .iter()
+                .map(|n| (n.party, n.log_key.clone()))
+                .collect(),
+        )
+    }
+
+    /// Asks the coordinator for a cosigning round now; returns the note.
+    pub async fn cosign(&self) -> Result<SignedNote, NodeError> {
+        let url = format!("{}/v1/log/cosign", self.net.leader().api_url);
+        let resp = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .map_err(|e| NodeError::Http {
+                url: url.clone(),
+                message: format!("coordinator P0 unreachable: {e}"),
+            })?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| NodeError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.is_success() {
+            return Err(NodeError::Http {
+                url,
+                message: format!("{status}: {body}"),
+            });
+        }
+        SignedNote::parse(&body).map_err(|e| NodeError::Log(e.into()))
+    }
+
+    /// A node's latest co-signed checkpoint (unverified: check it with
+    /// [`Client::checkpoint_policy`]).
+    pub async fn checkpoint(&self, party: PartyId) -> Result<SignedNote, NodeError> {
+        let text = self.get_text(party, "/v1/log/checkpoint").await?;
+        SignedNote::parse(&text).map_err(|e| NodeError::Log(e.into()))
+    }
+
+    /// Entries `start..end` as a node serves them (parsed; a node serving
+    /// non-canonical bytes is an error naming it).
+    pub async fn entries(
+        &self,
+        party: PartyId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, NodeError> {
+        const PAGE: u64 = 10_000;
+        let mut out = Vec::new();
+        let mut at = start;
+        while at < end {
+            let to = (at + PAGE).min(end);
+            let page: EntriesResponse = self
+                .get_json(party, &format!("/v1/log/entries?start={at}&end={to}"))
+                .await?;
+            if page.entries.len() as u64 != to - at {
+                return Err(NodeError::Result(format!(
+                    "node {party} returned {} entries for {at}..{to}",
+                    page.entries.len()
+                )));
+            }
+            for text in &page.entries {
+                out.push(Entry::from_bytes(text.as_bytes()).map_err(|e| {
+                    NodeError::Result(format!("node {party} served a malformed entry: {e}"))
+                })?);
+            }
+            at = to;
+        }
+        Ok(out)
+    }
+
+    /// Inclusion proof of entry `seq` in the tree of size `size`, from a node.
+    pub async fn inclusion_proof(
+        &self,
+        party: PartyId,
+        seq: u64,
+        size: u64,
+    ) -> Result<InclusionProof, NodeError> {
+        self.get_json(
+            party,
+            &format!("/v1/log/proof/inclusion?seq={seq}&size={size}"),
+        )
+        .await
+    }
+
+    /// Consistency proof between tree sizes `old` and `new`, from a node.
+    pub async fn consistency_proof(
+        &self,
+        party: PartyId,
+        old: u64,
+        new: u64,
+    ) -> Result<ConsistencyProof, NodeError> {
+        self.get_json(
+            party,
+            &format!("/v1/log/proof/consistency?old={old}&new={new}"),
+        )
+        .await
+    }
+
+    /// A node's published ethics policy.
+    pub async fn policy(&self, party: PartyId) -> Result<serde_json::Value, NodeError> {
+        self.get_json(party, "/v1/policy").await
     }
 }

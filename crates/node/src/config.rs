@@ -32,6 +32,8 @@ pub struct PeerEntry {
     pub peer_addr: String,
     /// Its pinned identity key (`ed25519:...`).
     pub key: PublicKey,
+    /// Its transparency-log signing key (signed-note verifier key).
+    pub log_key: sanctuary_log::NoteVerifierKey,
 }
 
 /// One operator's node configuration (`node.toml`).
@@ -64,6 +66,10 @@ pub struct NodeConfig {
     /// Seconds a node waits for a peer inside an operation (default 30).
     #[serde(default = "default_peer_timeout")]
     pub peer_timeout_s: u64,
+    /// The network's ethics policy file (TOML), which this node enforces
+    /// and publishes at `/v1/policy`. Required: a node without a policy
+    /// does not start.
+    pub policy: PathBuf,
 }
 
 fn default_body_limit() -> usize {
@@ -130,6 +136,11 @@ impl NodeConfig {
         sanctuary_net::default_key_path(&self.data_dir)
     }
 
+    /// The transparency-log signing key file.
+    pub fn log_key_path(&self) -> PathBuf {
+        self.data_dir.join(crate::translog::LOG_KEY_FILE)
+    }
+
     /// Path of the X25519 key that opens sealed shares.
     pub fn seal_key_path(&self) -> PathBuf {
         self.data_dir.join("seal-key.bin")
@@ -148,6 +159,8 @@ pub struct NodeEntry {
     pub key: PublicKey,
     /// X25519 public key (base64) that shares are sealed to.
     pub seal_key: String,
+    /// Its transparency-log verifier key: checkpoints need 2 of the 3.
+    pub log_key: sanctuary_log::NoteVerifierKey,
 }
 
 /// The public description of a network (`network.toml`) that clients load.

@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sanctuary_consent::Policy;
+use sanctuary_log::{
+    CheckpointPolicy, Cosigner, Hash, Log, NewEntry, Outcome as LogOutcome, RequestId, SignedNote,
+};
 use sanctuary_mpc::{Gallery, Scope, Session, match_gallery, open_bits};
 use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
 use sanctuary_share::{PartyId, ShareVec};
@@ -24,8 +28,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
+use crate::consent::{NodeConsent, entry_fields};
 use crate::seal::{SealKey, SealedBox, seal};
-use crate::wire::{LogRecord, Op, OpDone, OpStart, Position};
+use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin, node_hashes};
+use crate::wire::{CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, session_id};
 use crate::{NodeConfig, NodeError};
 
 /// Operation counters for `/metrics`.
@@ -39,7 +45,9 @@ pub(crate) struct Metrics {
 impl Metrics {
     fn new() -> Self {
         let mut ops = BTreeMap::new();
-        for name in ["enroll", "verify", "dedupe", "delete"] {
+        for name in [
+            "enroll", "verify", "dedupe", "delete", "revoke", "identify", "cosign", "refused",
+        ] {
             ops.insert(name, AtomicU64::new(0));
         }
         Self {
@@ -49,18 +57,23 @@ impl Metrics {
     }
 }
 
-/// One kind's gallery and the ids of its entries, position by position.
+/// One kind's gallery and the ids (and bound subject keys) of its entries,
+/// position by position.
 #[derive(Debug)]
 struct KindState {
     gallery: Gallery<u32>,
     ids: Vec<EnrollmentId>,
+    subjects: Vec<Option<String>>,
 }
 
-/// The node's replicated state.
+/// The node's replicated state: the log (the agreed order) and the
+/// galleries it produced.
 #[derive(Debug)]
 pub(crate) struct State {
+    pub(crate) log: Log<NodeLogStore>,
+    cosigner: Cosigner<NodeLogStore>,
     pub(crate) next_seq: u64,
-    pub(crate) head: [u8; 32],
+    pub(crate) root: Hash,
     embedding: KindState,
     iris: KindState,
 }
@@ -77,6 +90,17 @@ impl State {
     pub(crate) fn counts(&self) -> (usize, usize) {
         (self.embedding.ids.len(), self.iris.ids.len())
     }
+
+    /// The subject key an enrollment is bound to: `None` if there is no such
+    /// enrollment, `Some(None)` if it is bound to none.
+    pub(crate) fn subject_of(&self, id: &EnrollmentId) -> Option<Option<String>> {
+        [&self.embedding, &self.iris].into_iter().find_map(|ks| {
+            ks.ids
+                .iter()
+                .position(|i| i == id)
+                .map(|p| ks.subjects.get(p).cloned().flatten())
+        })
+    }
 }
 
 /// A running node.
@@ -84,13 +108,15 @@ impl State {
 pub struct Node {
     pub(crate) cfg: NodeConfig,
     pub(crate) mesh: PeerMesh,
-    store: Store,
+    pub(crate) store: Arc<Store>,
     seal: SealKey,
+    consent: NodeConsent,
+    pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) state: Mutex<State>,
     control: Mutex<Option<MeshSession>>,
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
-    follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Parses a party's share bytes (`own || next`, little-endian u32).
@@ -131,19 +157,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Session id of an operation: unique per (seq, request), never the control
-/// session (0) nor the heartbeat session.
-fn session_id(seq: u64, request_id: &str) -> u64 {
-    let h = Sha256::new()
-        .chain_update(b"sanctuary-session-v1")
-        .chain_update(seq.to_be_bytes())
-        .chain_update(request_id.as_bytes())
-        .finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&h[..8]);
-    (u64::from_be_bytes(b) >> 2) + 1
-}
-
 fn digest(start: &OpStart) -> String {
     // The parts every node sees identically (shares differ per node).
     let canon = serde_json::json!({
@@ -153,34 +166,63 @@ fn digest(start: &OpStart) -> String {
     hex::encode(Sha256::digest(canon.to_string().as_bytes()))
 }
 
-const CONTROL_SESSION: u64 = 0;
-
 /// Marker in a [`Position`] sent by the coordinator to call an op off.
 const ABORT: &str = "abort";
 
 impl Node {
-    /// Loads keys and storage, rebuilds the galleries, and starts the peer
-    /// links. Follower nodes also start listening for the coordinator.
+    /// Loads keys, policy and storage, rebuilds the galleries, and starts
+    /// the peer links. Followers start listening for the coordinator; the
+    /// coordinator starts its cosigning loop.
     pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
         let party = cfg.party;
         let key = NodeKey::load(cfg.key_path())?;
         let seal = load_seal_key(&cfg)?;
-        let store = Store::open(&cfg.storage_url()).await?;
+        let policy = Policy::load(&cfg.policy).map_err(|source| NodeError::Policy {
+            path: cfg.policy.clone(),
+            source,
+        })?;
+        if policy.network().as_str() != cfg.network {
+            return Err(NodeError::Config {
+                path: cfg.policy.clone(),
+                message: format!(
+                    "policy is for network {:?}, this node is in {:?}",
+                    policy.network().as_str(),
+                    cfg.network
+                ),
+            });
+        }
+        let log_key = load_log_key(&cfg.log_key_path())?;
+        let mut log_keys = std::collections::BTreeMap::new();
+        log_keys.insert(party, log_key.verifier());
+        for p in &cfg.peers {
+            log_keys.insert(p.party, p.log_key.clone());
+        }
+        let checkpoints = checkpoint_policy(&cfg.network, log_keys)?;
+        let store = Arc::new(Store::open(&cfg.storage_url()).await?);
         let loaded = store.load().await?;
+        let origin = log_origin(&cfg.network);
+        let log = Log::new(&origin, NodeLogStore(store.clone()))?;
+        let cosigner = Cosigner::new(party, &origin, log_key, NodeLogStore(store.clone()));
+        let root = log.root().await?;
+        let consent = NodeConsent::new(policy, &loaded);
         let m = cfg.matching;
         let mut state = State {
+            log,
+            cosigner,
             next_seq: loaded.next_seq,
-            head: loaded.head_hash,
+            root,
             embedding: KindState {
                 gallery: Gallery::Embedding {
                     gallery: sanctuary_mpc::EmbeddingGallery::new(party, m.embedding.dim),
                     threshold: m.embedding.threshold_int(),
                 },
                 ids: Vec::new(),
+                subjects: Vec::new(),
             },
             iris: KindState {
                 gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
                 ids: Vec::new(),
+                subjects: Vec::new(),
             },
         };
         for e in &loaded.enrollments {
@@ -189,6 +231,7 @@ impl Node {
             let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
             ks.gallery.push(&share)?;
             ks.ids.push(e.id);
+            ks.subjects.push(e.subject.clone());
         }
         let peers = cfg
             .peers
@@ -202,35 +245,58 @@ impl Node {
         let mut mesh_cfg = MeshConfig::new(party, peers);
         mesh_cfg.io_timeout = Duration::from_secs(cfg.peer_timeout_s);
         let mesh = PeerMesh::bind(mesh_cfg, key, &cfg.peer_listen).await?;
-        tracing::info!(%party, enrolled = loaded.enrollments.len(), next_seq = loaded.next_seq, "node started");
+        tracing::info!(%party, enrolled = loaded.enrollments.len(), log_size = loaded.next_seq, "node started");
         let node = Arc::new(Node {
             cfg,
             mesh,
             store,
             seal,
+            consent,
+            checkpoints,
             state: Mutex::new(state),
             control: Mutex::new(None),
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
-            follower: std::sync::Mutex::new(None),
+            tasks: std::sync::Mutex::new(Vec::new()),
         });
-        if party != PartyId::P0 {
-            let handle = tokio::spawn(follow(Arc::clone(&node)));
-            if let Ok(mut f) = node.follower.lock() {
-                *f = Some(handle);
-            }
+        let task = if party == PartyId::P0 {
+            tokio::spawn(cosign_loop(Arc::downgrade(&node)))
+        } else {
+            tokio::spawn(follow(Arc::clone(&node)))
+        };
+        if let Ok(mut t) = node.tasks.lock() {
+            t.push(task);
         }
         Ok(node)
     }
 
-    /// Stops the follower loop so the node (and its peer links) can be
+    /// Stops the background loops so the node (and its peer links) can be
     /// dropped; used on shutdown.
     pub fn stop(&self) {
-        if let Ok(mut f) = self.follower.lock()
-            && let Some(h) = f.take()
-        {
-            h.abort();
+        if let Ok(mut t) = self.tasks.lock() {
+            for h in t.drain(..) {
+                h.abort();
+            }
         }
+    }
+
+    /// Closes the database cleanly (after [`Node::stop`]).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// A read-only view of this node's log (proofs, checkpoints) that does
+    /// not wait for the op in progress.
+    pub(crate) fn reader(&self) -> Result<Log<NodeLogStore>, NodeError> {
+        Ok(Log::new(
+            &log_origin(&self.cfg.network),
+            NodeLogStore(self.store.clone()),
+        )?)
+    }
+
+    /// The ethics policy this node enforces.
+    pub fn policy(&self) -> &Policy {
+        self.consent.policy()
     }
 
     /// This node's party.
@@ -351,12 +417,25 @@ impl Node {
             next_seq: start.seq,
             head: String::new(),
             op_digest: ABORT.into(),
+            refusal: None,
         };
         if let Ok(bytes) = serde_json::to_vec(&abort) {
             for p in [PartyId::P1, PartyId::P2] {
                 let _ = sanctuary_mpc::Transport::send(&mut s, p, bytes.clone()).await;
             }
         }
+    }
+
+    /// This node's verdict on an op: `Ok` with what to persist, or its refusal.
+    fn verdict(
+        &self,
+        st: &State,
+        start: &OpStart,
+    ) -> Result<Vec<sanctuary_store::ConsentWrite>, Refusal> {
+        self.consent
+            .check(&start.op, &start.request_id, start.time_ms, &|id| {
+                st.subject_of(id)
+            })
     }
 
     /// Runs one operation as this party (all three nodes run this).
@@ -366,15 +445,16 @@ impl Node {
         start: &OpStart,
     ) -> Result<(Outcome, Option<SealedBox>, MeshSession), NodeError> {
         let party = self.party();
-        let metric = self.metrics.ops.get(start.op.name());
         let mut transport = self
             .mesh
             .session(session_id(start.seq, &start.request_id))?;
-        // Position check.
+        let verdict = self.verdict(st, start);
+        // Position check, with each node's verdict.
         let mine = Position {
             next_seq: st.next_seq,
-            head: hex::encode(st.head),
+            head: st.root.to_hex(),
             op_digest: digest(start),
+            refusal: verdict.as_ref().err().cloned(),
         };
         let bytes = serde_json::to_vec(&mine).map_err(|e| NodeError::BadRequest(e.to_string()))?;
         for p in [party.next(), party.prev()] {
@@ -406,7 +486,7 @@ impl Node {
             }
             theirs.push((p, pos));
         }
-        if start.seq != st.next_seq || theirs.iter().any(|(_, p)| *p != mine) {
+        if start.seq != st.next_seq || theirs.iter().any(|(_, p)| !p.same_place(&mine)) {
             let detail = format!(
                 "op {} announced; {party} at seq {} head {}; {}",
                 start.seq,
@@ -424,7 +504,7 @@ impl Node {
             );
             // The two peers agree with each other but not with us: we are the
             // one out of step, so stop serving until an operator intervenes.
-            if theirs[0].1 == theirs[1].1 && theirs[0].1 != mine {
+            if theirs[0].1.same_place(&theirs[1].1) && !theirs[0].1.same_place(&mine) {
                 if let Ok(mut h) = self.halted.lock() {
                     *h = Some(detail.clone());
                 }
@@ -432,6 +512,44 @@ impl Node {
             }
             return Err(NodeError::OutOfStep(detail));
         }
+        if let Op::Cosign = start.op {
+            let note = self.cosign(st, &mut transport).await?;
+            return Ok((Outcome::Cosigned(note), None, transport));
+        }
+        // One refusal vetoes the op everywhere; the first in party order is
+        // the one recorded, so all logs say the same.
+        let mut verdicts: Vec<(PartyId, Option<Refusal>)> = theirs
+            .iter()
+            .map(|(p, pos)| (*p, pos.refusal.clone()))
+            .collect();
+        verdicts.push((party, mine.refusal.clone()));
+        verdicts.sort_by_key(|(p, _)| p.index());
+        if let Some((by, refusal)) = verdicts
+            .into_iter()
+            .find_map(|(p, r)| r.map(|r| (p, r)))
+        {
+            self.append(
+                st,
+                start,
+                LogOutcome::Refused {
+                    reason: refusal.code.clone(),
+                },
+                StateChange::None,
+                Vec::new(),
+            )
+            .await?;
+            if let Some(m) = self.metrics.ops.get("refused") {
+                m.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::info!(%party, seq = start.seq, op = start.op.name(), by = %by, code = %refusal.code, "operation refused");
+            return Err(NodeError::Refused {
+                party: by,
+                code: refusal.code,
+                message: refusal.message,
+            });
+        }
+        let consent_writes = verdict.unwrap_or_default();
+        let metric = self.metrics.ops.get(start.op.name());
         let mut sess = Session::setup(transport).await?;
         let context = |what| seal_context(&start.request_id, party, what);
         let open_share = |st: &mut State, kind: TemplateKind| -> Result<ShareVec<u32>, NodeError> {
@@ -460,7 +578,8 @@ impl Node {
             Op::Enroll {
                 kind,
                 enrollment_id,
-                subject,
+                statement,
+                ..
             } => {
                 let share = open_share(st, *kind)?;
                 let ks = st.kind(*kind);
@@ -491,7 +610,7 @@ impl Node {
                         id: *enrollment_id,
                         kind: kind.to_string(),
                         share: share_to_bytes(&share),
-                        subject: subject.clone(),
+                        subject: Some(statement.subject.to_hex()),
                     };
                     (Outcome::Enrolled(*enrollment_id), change, None)
                 }
@@ -499,6 +618,7 @@ impl Node {
             Op::Verify {
                 kind,
                 enrollment_id,
+                ..
             } => {
                 let share = open_share(st, *kind)?;
                 let ks = st.kind(*kind);
@@ -521,7 +641,7 @@ impl Node {
                     Some(seal_result(&bits)?),
                 )
             }
-            Op::Dedupe { kind } => {
+            Op::Dedupe { kind, .. } => {
                 let share = open_share(st, *kind)?;
                 let ks = st.kind(*kind);
                 let bits = if ks.gallery.is_empty() {
@@ -548,61 +668,34 @@ impl Node {
                     Some(seal_result(&bits)?),
                 )
             }
-            Op::Delete { enrollment_id } => {
-                let found = [TemplateKind::Embedding, TemplateKind::Iris]
-                    .into_iter()
-                    .any(|k| st.kind(k).ids.contains(enrollment_id));
-                if !found {
-                    return Err(NodeError::NotFound(enrollment_id.to_string()));
-                }
-                (
-                    Outcome::Deleted,
-                    StateChange::Delete { id: *enrollment_id },
-                    None,
-                )
+            Op::Delete { enrollment_id, .. } => (
+                Outcome::Deleted,
+                StateChange::Delete { id: *enrollment_id },
+                None,
+            ),
+            Op::Revoke { .. } => (Outcome::Recorded, StateChange::None, None),
+            // Refused by every honest node's verdict above; a node never
+            // reaches here for them.
+            Op::Identify { .. } | Op::Cosign => {
+                return Err(NodeError::BadRequest(format!(
+                    "{} is not an operation that runs",
+                    start.op.name()
+                )));
             }
         };
-        let record = LogRecord {
-            version: 1,
-            seq: start.seq,
-            time_ms: start.time_ms,
-            op: start.op.clone(),
-            outcome: outcome.label().into(),
+        let log_outcome = match outcome {
+            Outcome::AlreadyEnrolled => LogOutcome::Refused {
+                reason: "already_enrolled".into(),
+            },
+            _ => LogOutcome::Performed,
         };
-        let entry =
-            serde_json::to_vec(&record).map_err(|e| NodeError::BadRequest(e.to_string()))?;
-        let applied = AppliedOp {
-            seq: start.seq,
-            entry,
-            change,
+        let consent_writes = if outcome == Outcome::AlreadyEnrolled {
+            Vec::new()
+        } else {
+            consent_writes
         };
-        self.store.apply(&applied).await?;
-        st.head = sanctuary_store::chain_hash(&st.head, start.seq, &applied.entry);
-        st.next_seq = start.seq + 1;
-        match applied.change {
-            StateChange::Enroll {
-                id,
-                ref share,
-                ref kind,
-                ..
-            } => {
-                let kind = parse_kind(kind)?;
-                let ks = st.kind(kind);
-                let s = share_from_bytes(party, share, ks.gallery.share_len())?;
-                ks.gallery.push(&s)?;
-                ks.ids.push(id);
-            }
-            StateChange::Delete { id } => {
-                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
-                    let ks = st.kind(k);
-                    if let Some(idx) = ks.ids.iter().position(|i| *i == id) {
-                        ks.gallery.remove(idx)?;
-                        ks.ids.remove(idx);
-                    }
-                }
-            }
-            _ => {}
-        }
+        self.append(st, start, log_outcome, change, consent_writes)
+            .await?;
         if let Some(m) = metric {
             m.fetch_add(1, Ordering::Relaxed);
         }
@@ -610,6 +703,170 @@ impl Node {
             .bytes_sent
             .fetch_add(sess.stats().bytes_sent, Ordering::Relaxed);
         Ok((outcome, result, sess.into_transport()))
+    }
+
+    /// Appends op `start`'s log entry and applies its state change and
+    /// consent bookkeeping, in one database transaction, then updates the
+    /// in-memory state.
+    async fn append(
+        &self,
+        st: &mut State,
+        start: &OpStart,
+        outcome: LogOutcome,
+        change: StateChange,
+        consent: Vec<sanctuary_store::ConsentWrite>,
+    ) -> Result<(), NodeError> {
+        let fields = entry_fields(&start.op);
+        let request = RequestId(
+            hex::decode(&start.request_id)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| NodeError::BadRequest("request_id must be 32 hex".into()))?,
+        );
+        let entry = NewEntry {
+            time_ms: start.time_ms,
+            proposer: PartyId::P0,
+            operation: fields.operation,
+            outcome,
+            relying_party: fields.relying_party,
+            purpose: fields.purpose,
+            request,
+            audit_tag: fields.audit_tag,
+        }
+        .with_seq(start.seq);
+        let prepared = st.log.prepare(entry).await?;
+        let record = prepared.record();
+        let applied = AppliedOp {
+            seq: start.seq,
+            time_ms: i64::try_from(start.time_ms).unwrap_or(i64::MAX),
+            entry: record.canonical.to_vec(),
+            hashes: node_hashes(&record),
+            change,
+            consent,
+        };
+        self.store.apply(&applied).await?;
+        st.next_seq = start.seq + 1;
+        st.root = st.log.root().await?;
+        match applied.change {
+            StateChange::Enroll {
+                id,
+                ref share,
+                ref kind,
+                ref subject,
+            } => {
+                let kind = parse_kind(kind)?;
+                let party = self.party();
+                let ks = st.kind(kind);
+                let s = share_from_bytes(party, share, ks.gallery.share_len())?;
+                ks.gallery.push(&s)?;
+                ks.ids.push(id);
+                ks.subjects.push(subject.clone());
+            }
+            StateChange::Delete { id } => {
+                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
+                    let ks = st.kind(k);
+                    if let Some(idx) = ks.ids.iter().position(|i| *i == id) {
+                        ks.gallery.remove(idx)?;
+                        ks.ids.remove(idx);
+                        ks.subjects.remove(idx);
+                    }
+                }
+            }
+            StateChange::None => {}
+        }
+        Ok(())
+    }
+
+    /// A cosigning round: sign this node's tree head (the cosigner refuses a
+    /// head that does not extend the last one it signed), exchange
+    /// signatures, and publish the note once the threshold signed it.
+    async fn cosign(
+        &self,
+        st: &mut State,
+        transport: &mut MeshSession,
+    ) -> Result<SignedNote, NodeError> {
+        let party = self.party();
+        let size = st.next_seq;
+        let cp = st.log.checkpoint_at(size).await?;
+        let last = st.cosigner.last_signed().await?.map_or(0, |c| c.size());
+        let proof = st.log.consistency_proof(last, size).await?;
+        let sig = st.cosigner.cosign(&cp, &proof).await?;
+        let text = cp.to_text();
+        let mine = SignedNote::new(text.clone(), vec![sig]).map_err(sanctuary_log::Error::from)?;
+        for p in [party.next(), party.prev()] {
+            sanctuary_mpc::Transport::send(transport, p, mine.to_string().into_bytes()).await?;
+        }
+        let mut sigs = mine.signatures().to_vec();
+        for p in [party.next(), party.prev()] {
+            let b = sanctuary_mpc::Transport::recv(transport, p).await?;
+            let Ok(note) = std::str::from_utf8(&b).map(SignedNote::parse) else {
+                tracing::warn!(%party, peer = %p, "peer sent a non-UTF-8 cosignature");
+                continue;
+            };
+            let Some(key) = self.checkpoints.nodes().get(&p) else {
+                continue;
+            };
+            match note {
+                Ok(n) if n.text() == text => {
+                    // Keep only this peer's own valid signatures: a bad one
+                    // would make the whole note invalid.
+                    for s in n.signatures() {
+                        if key.claims(s) && key.verify(&text, s).is_ok() {
+                            sigs.push(s.clone());
+                        } else {
+                            tracing::warn!(%party, peer = %p, "peer sent an invalid cosignature");
+                        }
+                    }
+                }
+                Ok(_) => tracing::warn!(%party, peer = %p, "peer signed a different tree head"),
+                Err(e) => tracing::warn!(%party, peer = %p, error = %e, "bad cosignature note"),
+            }
+        }
+        let note = SignedNote::new(text, sigs).map_err(sanctuary_log::Error::from)?;
+        st.log.publish(&self.checkpoints, &note).await?;
+        if let Some(m) = self.metrics.ops.get("cosign") {
+            m.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(note)
+    }
+
+    /// Coordinator: runs a cosigning round now and returns the co-signed
+    /// checkpoint of the whole log.
+    pub async fn cosign_now(&self) -> Result<SignedNote, NodeError> {
+        let request_id = hex::encode(rand::random::<[u8; 16]>());
+        match self.coordinate(&request_id, Op::Cosign, None, None).await? {
+            (_, Outcome::Cosigned(note), _) => Ok(note),
+            _ => Err(NodeError::OutOfStep("cosign round returned no note".into())),
+        }
+    }
+}
+
+/// Coordinator: after new entries, get the tree head co-signed (at most
+/// once a second), so that audits find a recent checkpoint.
+async fn cosign_loop(node: std::sync::Weak<Node>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let Some(node) = node.upgrade() else {
+            return;
+        };
+        if node.check_halted().is_err() {
+            continue;
+        }
+        let published = match node.store.meta("log.latest_checkpoint").await {
+            Ok(Some(b)) => String::from_utf8(b)
+                .ok()
+                .and_then(|t| SignedNote::parse(&t).ok())
+                .and_then(|n| sanctuary_log::Checkpoint::parse(n.text()).ok())
+                .map_or(0, |c| c.size()),
+            Ok(None) => 0,
+            Err(_) => continue,
+        };
+        let size = node.state.lock().await.next_seq;
+        if size > published
+            && let Err(e) = node.cosign_now().await
+        {
+            tracing::debug!(error = %e, "cosigning round failed; retrying later");
+        }
     }
 }
 
@@ -620,17 +877,8 @@ pub(crate) enum Outcome {
     AlreadyEnrolled,
     Matched,
     Deleted,
-}
-
-impl Outcome {
-    fn label(&self) -> &'static str {
-        match self {
-            Outcome::Enrolled(_) => "enrolled",
-            Outcome::AlreadyEnrolled => "already_enrolled",
-            Outcome::Matched => "decision_sealed_to_client",
-            Outcome::Deleted => "deleted",
-        }
-    }
+    Recorded,
+    Cosigned(SignedNote),
 }
 
 fn parse_kind(s: &str) -> Result<TemplateKind, NodeError> {

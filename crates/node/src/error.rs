@@ -71,6 +71,29 @@ pub enum NodeError {
         /// What happened (status and body, or transport error).
         message: String,
     },
+    /// A node refused the operation (consent or ethics policy); the refusal
+    /// is recorded in the transparency log.
+    #[error("refused by node {party}: {code}: {message}")]
+    Refused {
+        /// The first node (in party order) that refused.
+        party: PartyId,
+        /// Stable code: the policy rule or the token/statement check.
+        code: String,
+        /// Explanation.
+        message: String,
+    },
+    /// The transparency log failed.
+    #[error("transparency log")]
+    Log(#[from] sanctuary_log::Error),
+    /// The ethics policy file is invalid.
+    #[error("policy file {path}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: sanctuary_consent::PolicyFileError,
+    },
     /// A decision could not be reconstructed (a node cheated or a box was altered).
     #[error("result could not be reconstructed: {0}")]
     Result(String),

@@ -49,6 +49,38 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     })
 }
 
+/// The ethics policy a new network starts with (edit `policy.toml` before
+/// starting the nodes; every node must load the same file).
+pub fn default_policy(network: &str) -> String {
+    format!(
+        r#"# Ethics policy of network {network:?}: every node loads and publishes it
+# (GET /v1/policy). Structural rules (no open 1:N identification, dedupe
+# answers only "already enrolled") are fixed in code and cannot be relaxed.
+version = 1
+network = "{network}"
+operator = "local network created by sanctuary network init"
+
+[purposes]
+# "identify" is never accepted; "delete" and "reveal_own_enrollment" are
+# subject rights and always served.
+allowed = ["enroll", "verify", "dedupe", "festival_checkin"]
+
+[retention]
+days_after_last_use = 365
+
+[rate_limits.default]
+per_minute = 20000
+
+# A relying party with a tight limit, to show rate limiting in the demo.
+[rate_limits.relying_parties."scraper.example"]
+per_minute = 2
+
+[statements]
+max_age_seconds = 600
+"#
+    )
+}
+
 /// Writes `DIR/network.toml` and `DIR/node-<i>/{node.toml, keys}` for three
 /// nodes on `hosts` (one per node; all `127.0.0.1` for a local network),
 /// with free ports. Refuses to overwrite an existing network.
@@ -82,6 +114,18 @@ pub fn init_network(
         key.save(sanctuary_net::default_key_path(&data_dir))?;
         let seal = SealKey::generate();
         write_secret(&data_dir.join("seal-key.bin"), seal.to_bytes().as_slice())?;
+        let log_key = sanctuary_log::NoteSigningKey::generate(
+            &crate::translog::log_key_name(network, party),
+            &mut rand::rng(),
+        )
+        .map_err(|e| NodeError::Config {
+            path: data_dir.clone(),
+            message: format!("network name not usable as a log key name: {e}"),
+        })?;
+        write_secret(
+            &data_dir.join(crate::translog::LOG_KEY_FILE),
+            log_key.to_skey().as_bytes(),
+        )?;
         let api = format!("{host}:{}", free_port(host)?);
         let peer = format!("{host}:{}", free_port(host)?);
         entries.push(NodeEntry {
@@ -89,14 +133,23 @@ pub fn init_network(
             api_url: format!("http://{api}"),
             key: key.public_key(),
             seal_key: seal.public(),
+            log_key: log_key.verifier(),
         });
         peers.push(PeerEntry {
             party,
             peer_addr: peer.clone(),
             key: key.public_key(),
+            log_key: log_key.verifier(),
         });
         listens.push((data_dir, api, peer));
     }
+    let policy_path = dir.join("policy.toml");
+    write(&policy_path, &default_policy(network))?;
+    // Fail now, not at node start, if the network name makes a bad policy.
+    sanctuary_consent::Policy::load(&policy_path).map_err(|source| NodeError::Policy {
+        path: policy_path.clone(),
+        source,
+    })?;
     for (party, (data_dir, api, peer)) in PartyId::ALL.into_iter().zip(listens) {
         let cfg = NodeConfig {
             network: network.to_owned(),
@@ -109,6 +162,7 @@ pub fn init_network(
             matching,
             max_body_bytes: 64 << 20,
             peer_timeout_s: 30,
+            policy: policy_path.clone(),
         };
         let text = toml::to_string(&cfg).map_err(|e| NodeError::Config {
             path: data_dir.clone(),

@@ -16,22 +16,24 @@
 mod api;
 mod client;
 mod config;
+mod consent;
 mod engine;
 mod error;
 mod init;
 mod openapi;
 pub mod seal;
+pub mod translog;
 pub mod wire;
 
 use std::sync::Arc;
 
 // The public interface is:
 pub use api::router;
-pub use client::Client;
+pub use client::{Client, Consent};
 pub use config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
 pub use engine::{Node, share_to_bytes};
 pub use error::NodeError;
-pub use init::init_network;
+pub use init::{default_policy, init_network};
 
 /// Runs a node until `shutdown` completes: peer links, follower loop and the
 /// client API.
@@ -58,6 +60,7 @@ pub async fn serve(
     // Stop the follower loop so the node, and with it the peer links and
     // their listening socket, is dropped here.
     node.stop();
+    node.close().await;
     tracing::info!(party = %node.party(), "node stopped");
     served
 }

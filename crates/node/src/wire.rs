@@ -2,13 +2,18 @@
 //! control channel. Every struct refuses unknown fields, so a request with a
 //! misspelt field fails loudly instead of being half-understood.
 
+use sanctuary_consent::{
+    AuditTag, DeletionRequest, EnrollmentStatement, Revocation, SignedStatement,
+};
 use sanctuary_store::EnrollmentId;
 use sanctuary_template::TemplateKind;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::seal::SealedBox;
 
-/// `POST /v1/enroll`: shares of a new template, each sealed to its node.
+/// `POST /v1/enroll`: shares of a new template, each sealed to its node,
+/// with the subject's signed consent to be enrolled.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
@@ -18,9 +23,28 @@ pub struct EnrollRequest {
     pub kind: TemplateKind,
     /// One sealed share per party, in party order.
     pub shares: Vec<SealedBox>,
-    /// Optional opaque subject handle (e.g. the subject's public key).
+    /// The enrollment site (relying party id).
+    pub site: String,
+    /// The subject's signed enrollment statement; its template commitment
+    /// must be [`enrollment_commitment`] of this request. The enrollment is
+    /// bound to the statement's key.
+    pub statement: SignedStatement<EnrollmentStatement>,
+    /// The subject's blinded audit tag for the log entry.
     #[serde(default)]
-    pub subject: Option<String>,
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// The template commitment an enrollment statement must carry: it binds the
+/// subject's signature to this one request (the nodes cannot see the
+/// template itself).
+pub fn enrollment_commitment(request_id: &str, kind: TemplateKind) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"sanctuary/enroll/v1\0")
+        .chain_update(request_id.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(kind.to_string().as_bytes())
+        .finalize()
+        .into()
 }
 
 /// Result of an enrollment.
@@ -45,6 +69,15 @@ pub struct EnrollResponse {
     pub seq: u64,
 }
 
+/// The template commitment a deletion request for one enrollment carries.
+pub fn deletion_commitment(id: &EnrollmentId) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"sanctuary/delete/v1\0")
+        .chain_update(id.0)
+        .finalize()
+        .into()
+}
+
 /// `POST /v1/verify` (1:1) and `POST /v1/dedupe` (1:N).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +94,14 @@ pub struct MatchRequest {
     /// The client's X25519 key (base64): each node seals its share of the
     /// decision bit to it, so only the client learns the decision.
     pub client_key: String,
+    /// The relying party asking (the consent token's audience).
+    pub relying_party: String,
+    /// The subject's consent token (Biscuit, base64).
+    pub token: String,
+    /// Dedupe only: the subject's public key (hex) the token is checked
+    /// against. (Verify uses the key the enrollment is bound to.)
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// Response to a match: each node's sealed share of the decision.
@@ -73,7 +114,7 @@ pub struct MatchResponse {
     pub results: Vec<SealedBox>,
 }
 
-/// `POST /v1/delete`.
+/// `POST /v1/delete`: the subject's signed deletion request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
@@ -81,6 +122,11 @@ pub struct DeleteRequest {
     pub request_id: String,
     /// The enrollment to delete.
     pub enrollment_id: EnrollmentId,
+    /// Signed by the key the enrollment is bound to.
+    pub statement: SignedStatement<DeletionRequest>,
+    /// The subject's blinded audit tag for the log entry.
+    #[serde(default)]
+    pub audit_tag: Option<AuditTag>,
 }
 
 /// Response to `POST /v1/delete`.
@@ -93,17 +139,67 @@ pub struct DeleteResponse {
     pub deleted: bool,
 }
 
+/// `POST /v1/revoke`: the subject's signed revocation of one token or of all
+/// tokens issued before a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Client-chosen unique id.
+    pub request_id: String,
+    /// The signed revocation.
+    pub statement: SignedStatement<Revocation>,
+    /// The subject's blinded audit tag for the log entry.
+    #[serde(default)]
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// `POST /v1/identify`: open 1:N identification ("who is this?"). Exists so
+/// that such a request is refused by policy, with the rule named, and the
+/// attempt recorded in the log; it never runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyRequest {
+    /// Client-chosen unique id.
+    pub request_id: String,
+    /// Who asks.
+    pub relying_party: String,
+}
+
+/// Response of an operation that only records (revocation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqResponse {
+    /// Sequence number of the operation.
+    pub seq: u64,
+}
+
+/// `GET /v1/log/entries`: entries as their canonical JSON text (hash these
+/// bytes, not a re-encoding).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesResponse {
+    /// First sequence number.
+    pub start: u64,
+    /// Canonical entry texts, in order.
+    pub entries: Vec<String>,
+}
+
 /// An API error body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// Machine-readable code.
+    /// Machine-readable code (for refusals: the policy rule or token check).
     pub error: String,
     /// Human-readable explanation.
     pub message: String,
+    /// For refusals: the node that refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<sanctuary_share::PartyId>,
 }
 
-/// An operation as the coordinator announces it to the other nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An operation as the coordinator announces it to the other nodes. It
+/// carries everything each node needs to check consent and policy itself
+/// (tokens, signed statements), so one honest node can veto it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Op {
     /// Dedupe, then store if unique.
@@ -112,8 +208,12 @@ pub enum Op {
         kind: TemplateKind,
         /// Id the enrollment gets.
         enrollment_id: EnrollmentId,
-        /// Optional subject handle.
-        subject: Option<String>,
+        /// The enrollment site.
+        site: String,
+        /// The subject's signed statement.
+        statement: SignedStatement<EnrollmentStatement>,
+        /// Audit tag for the entry.
+        audit_tag: Option<AuditTag>,
     },
     /// 1:1 comparison with one enrollment.
     Verify {
@@ -121,17 +221,46 @@ pub enum Op {
         kind: TemplateKind,
         /// The enrollment.
         enrollment_id: EnrollmentId,
+        /// Who asks.
+        relying_party: String,
+        /// Consent token.
+        token: String,
     },
     /// 1:N "already enrolled?".
     Dedupe {
         /// Kind.
         kind: TemplateKind,
+        /// The enrollment site asking.
+        relying_party: String,
+        /// The subject's key (hex).
+        subject: String,
+        /// Consent token.
+        token: String,
     },
     /// Removal of an enrollment's shares.
     Delete {
         /// The enrollment.
         enrollment_id: EnrollmentId,
+        /// The subject's signed request.
+        statement: SignedStatement<DeletionRequest>,
+        /// Audit tag for the entry.
+        audit_tag: Option<AuditTag>,
     },
+    /// A subject's revocation of consent tokens.
+    Revoke {
+        /// The signed revocation.
+        statement: SignedStatement<Revocation>,
+        /// Audit tag for the entry.
+        audit_tag: Option<AuditTag>,
+    },
+    /// Open identification: always refused, recorded.
+    Identify {
+        /// Who asks.
+        relying_party: String,
+    },
+    /// A cosigning round: every node signs the current tree head. Not an
+    /// entry of the log.
+    Cosign,
 }
 
 impl Op {
@@ -142,6 +271,9 @@ impl Op {
             Op::Verify { .. } => "verify",
             Op::Dedupe { .. } => "dedupe",
             Op::Delete { .. } => "delete",
+            Op::Revoke { .. } => "revoke",
+            Op::Identify { .. } => "identify",
+            Op::Cosign => "cosign",
         }
     }
 }
@@ -164,17 +296,41 @@ pub struct OpStart {
     pub client_key: Option<String>,
 }
 
-/// First message of every operation session: each node's position.
+/// First message of every operation session: each node's position and its
+/// own consent/policy verdict on the op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
-    /// Next sequence number.
+    /// Next sequence number (the log's size).
     pub next_seq: u64,
-    /// Hash of the last applied op (hex).
+    /// Root of the log (hex).
     pub head: String,
     /// The op this node is about to run (hex hash of its OpStart), so a
     /// node given a different op by a faulty coordinator is caught.
     pub op_digest: String,
+    /// This node's refusal, if it refuses the op.
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
+}
+
+impl Position {
+    /// Whether two nodes stand at the same place for the same op (verdicts
+    /// may differ: that is a veto, not a fault).
+    pub fn same_place(&self, other: &Position) -> bool {
+        self.next_seq == other.next_seq
+            && self.head == other.head
+            && self.op_digest == other.op_digest
+    }
+}
+
+/// A node's refusal of an op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// Stable code (policy rule id or `token_*` / `statement_*`).
+    pub code: String,
+    /// Explanation (no secrets, no subject identity).
+    pub message: String,
 }
 
 /// Last message of an operation: a follower's result, to the coordinator.
@@ -185,18 +341,18 @@ pub struct OpDone {
     pub result: Option<SealedBox>,
 }
 
-/// What the op log records for an operation (no template data).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogRecord {
-    /// Record format version.
-    pub version: u32,
-    /// Sequence number.
-    pub seq: u64,
-    /// Coordinator time (ms).
-    pub time_ms: u64,
-    /// The operation.
-    pub op: Op,
-    /// Outcome in words ("enrolled", "already_enrolled", "matched-shares-sent", "deleted").
-    pub outcome: String,
+/// Session id of an operation: unique per (seq, request), never the control
+/// session (0) nor the heartbeat session.
+pub fn session_id(seq: u64, request_id: &str) -> u64 {
+    let h = Sha256::new()
+        .chain_update(b"sanctuary-session-v1")
+        .chain_update(seq.to_be_bytes())
+        .chain_update(request_id.as_bytes())
+        .finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(b) >> 2) + 1
 }
+
+/// Session id of the coordinator's control channel.
+pub const CONTROL_SESSION: u64 = 0;
