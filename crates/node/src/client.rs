@@ -18,7 +18,11 @@ use sanctuary_consent::{
     ConsentToken, DeletionRequest, EnrollmentStatement, NetworkId, Revocation, SignedStatement,
     SubjectPublicKey, Wallet,
 };
-use sanctuary_log::{CheckpointPolicy, ConsistencyProof, Entry, InclusionProof, SignedNote};
+use sanctuary_log::{
+    AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Entry,
+    ForkEvidence, InclusionProof, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency,
+    detect_fork, subject_audit,
+};
 
 use crate::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
@@ -26,6 +30,30 @@ use crate::wire::{
     deletion_commitment, enrollment_commitment,
 };
 use crate::{NetworkFile, NodeError};
+
+/// A subject's audit: their entries, each with an inclusion proof checked
+/// against a co-signed checkpoint.
+#[derive(Debug)]
+pub struct SubjectAudit {
+    /// The co-signed checkpoint the entries were checked against.
+    pub checkpoint: VerifiedCheckpoint,
+    /// The subject's entries.
+    pub entries: Vec<AuditedEntry>,
+}
+
+/// An auditor's view of the log across the nodes.
+#[derive(Debug, Default)]
+pub struct LogAudit {
+    /// Each reachable node's latest co-signed checkpoint (verified).
+    pub checkpoints: Vec<(PartyId, VerifiedCheckpoint)>,
+    /// Nodes that could not be audited, and why.
+    pub unreachable: Vec<(PartyId, String)>,
+    /// Forks found: equivocating checkpoints or failed consistency proofs.
+    pub forks: Vec<ForkEvidence>,
+    /// Nodes whose served entries do not hash to their co-signed root
+    /// (an entry rewritten or dropped).
+    pub tampered: Vec<(PartyId, String)>,
+}
 
 /// A relying party's consent to act on: its id and the subject's token.
 #[derive(Debug, Clone)]
@@ -462,6 +490,106 @@ impl Client {
             &format!("/v1/log/proof/consistency?old={old}&new={new}"),
         )
         .await
+    }
+
+    /// A subject's audit against node `party`: fetches its latest co-signed
+    /// checkpoint (checked against the network's keys, 2 of 3) and all
+    /// entries up to it, rebuilds the tree, and returns exactly the
+    /// entries `key` owns, each with a verified inclusion proof. Downloading
+    /// everything means the node learns nothing about which entries are the
+    /// subject's. A node serving a rewritten or missing entry fails the
+    /// root check (an error naming the node).
+    pub async fn audit_subject(
+        &self,
+        party: PartyId,
+        key: &AuditKey,
+    ) -> Result<SubjectAudit, NodeError> {
+        let policy = self.checkpoint_policy()?;
+        let note = self.checkpoint(party).await?;
+        let checkpoint = policy.verify(&note)?;
+        let entries = self.entries(party, 0, checkpoint.size()).await?;
+        let entries = subject_audit(key, &entries, &checkpoint).map_err(|e| {
+            NodeError::Result(format!(
+                "node {party}'s entries do not match its co-signed checkpoint: {e}"
+            ))
+        })?;
+        Ok(SubjectAudit {
+            checkpoint,
+            entries,
+        })
+    }
+
+    /// An auditor's check of every node: each node's latest co-signed
+    /// checkpoint is verified; checkpoints of equal size must agree; each is
+    /// checked for consistency with `saved` (an earlier checkpoint the
+    /// auditor kept); with `check_entries`, each node's entries are
+    /// downloaded and must hash to its checkpoint's root.
+    pub async fn audit_log(
+        &self,
+        saved: Option<&SignedNote>,
+        check_entries: bool,
+    ) -> Result<LogAudit, NodeError> {
+        let policy = self.checkpoint_policy()?;
+        let saved = saved.map(|n| policy.verify(n)).transpose()?;
+        let mut out = LogAudit::default();
+        for party in PartyId::ALL {
+            match self.checkpoint(party).await {
+                Ok(note) => match policy.verify(&note) {
+                    Ok(cp) => out.checkpoints.push((party, cp)),
+                    Err(e) => out
+                        .tampered
+                        .push((party, format!("serves an invalid checkpoint: {e}"))),
+                },
+                Err(e) => out.unreachable.push((party, e.to_string())),
+            }
+        }
+        for (i, (_, a)) in out.checkpoints.iter().enumerate() {
+            for (_, b) in &out.checkpoints[i + 1..] {
+                if let Some(f) = detect_fork(a, b) {
+                    out.forks.push(f);
+                }
+            }
+        }
+        if let Some(saved) = &saved {
+            for (party, cp) in &out.checkpoints {
+                let (old, new) = (saved.size().min(cp.size()), saved.size().max(cp.size()));
+                match self.consistency_proof(*party, old, new).await {
+                    Ok(proof) => {
+                        if let AuditOutcome::Fork(f) = audit_consistency(saved, cp, &proof)? {
+                            out.forks.push(*f);
+                        }
+                    }
+                    Err(e) => out
+                        .unreachable
+                        .push((*party, format!("no consistency proof: {e}"))),
+                }
+            }
+        }
+        if check_entries {
+            for (party, cp) in &out.checkpoints {
+                let entries = match self.entries(*party, 0, cp.size()).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        out.tampered.push((*party, e.to_string()));
+                        continue;
+                    }
+                };
+                let mut tree = MemoryTree::new();
+                for e in &entries {
+                    tree.push(e.leaf_hash());
+                }
+                if tree.root() != *cp.root() {
+                    out.tampered.push((
+                        *party,
+                        format!(
+                            "its {} entries do not hash to its co-signed root (an entry was rewritten or dropped)",
+                            entries.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A node's published ethics policy.

@@ -24,14 +24,15 @@ use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
 use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store};
 use sanctuary_template::TemplateKind;
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
 use crate::consent::{NodeConsent, entry_fields};
 use crate::seal::{SealKey, SealedBox, seal};
 use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin, node_hashes};
-use crate::wire::{CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, session_id};
+use crate::wire::{
+    CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, op_digest, session_id,
+};
 use crate::{NodeConfig, NodeError};
 
 /// Operation counters for `/metrics`.
@@ -157,14 +158,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn digest(start: &OpStart) -> String {
-    // The parts every node sees identically (shares differ per node).
-    let canon = serde_json::json!({
-        "seq": start.seq, "request_id": start.request_id, "time_ms": start.time_ms,
-        "op": start.op, "client_key": start.client_key,
-    });
-    hex::encode(Sha256::digest(canon.to_string().as_bytes()))
-}
 
 /// Marker in a [`Position`] sent by the coordinator to call an op off.
 const ABORT: &str = "abort";
@@ -453,7 +446,7 @@ impl Node {
         let mine = Position {
             next_seq: st.next_seq,
             head: st.root.to_hex(),
-            op_digest: digest(start),
+            op_digest: op_digest(start),
             refusal: verdict.as_ref().err().cloned(),
         };
         let bytes = serde_json::to_vec(&mine).map_err(|e| NodeError::BadRequest(e.to_string()))?;

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 // The public interface is:
 pub use api::router;
-pub use client::{Client, Consent};
+pub use client::{Client, Consent, LogAudit, SubjectAudit};
 pub use config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
 pub use engine::{Node, share_to_bytes};
 pub use error::NodeError;

@@ -341,6 +341,16 @@ pub struct OpDone {
     pub result: Option<SealedBox>,
 }
 
+/// The digest of an announced op that the position check compares: the
+/// parts every node sees identically (shares differ per node).
+pub fn op_digest(start: &OpStart) -> String {
+    let canon = serde_json::json!({
+        "seq": start.seq, "request_id": start.request_id, "time_ms": start.time_ms,
+        "op": start.op, "client_key": start.client_key,
+    });
+    hex::encode(Sha256::digest(canon.to_string().as_bytes()))
+}
+
 /// Session id of an operation: unique per (seq, request), never the control
 /// session (0) nor the heartbeat session.
 pub fn session_id(seq: u64, request_id: &str) -> u64 {
