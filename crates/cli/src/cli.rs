@@ -6,7 +6,8 @@ use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
-use crate::{bench, client_ops, demo, eval};
+use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
+use crate::{bench, client_ops, demo, eval, wallet};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -40,19 +41,40 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Enroll templates or face images (deduplicated by the network first).
-    Enroll(ClientArgs),
-    /// 1:1: does a template or face image match an enrollment?
+    /// Enroll templates or face images (deduplicated by the network first),
+    /// bound to the subject's wallet key, which signs the consent.
+    Enroll {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// The enrollment site (relying party id).
+        #[arg(long, default_value = "enrollment-site.local")]
+        site: String,
+    },
+    /// 1:1: does a template or face image match an enrollment? Needs the
+    /// subject's consent token for this relying party.
     Verify {
         #[command(flatten)]
         client: ClientArgs,
         /// The enrollment to compare with.
         #[arg(long)]
         enrollment: String,
+        #[command(flatten)]
+        consent: ConsentArgs,
     },
-    /// 1:N: is a template or face image already enrolled?
-    Dedupe(ClientArgs),
-    /// Delete an enrollment's shares on every node.
+    /// 1:N: is a template or face image already enrolled? (Answers only yes
+    /// or no, with the consent of the person being checked.)
+    Dedupe {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        consent: ConsentArgs,
+        /// The public key (hex) of the person being checked (`wallet show`).
+        #[arg(long)]
+        subject: String,
+    },
+    /// Delete an enrollment's shares on every node, signed by its subject.
     Delete {
         /// The network file.
         #[arg(long)]
@@ -60,7 +82,29 @@ enum Command {
         /// The enrollment to delete.
         #[arg(long)]
         enrollment: String,
+        #[command(flatten)]
+        wallet: WalletArgs,
     },
+    /// The subject's wallet: `new`, `show`, `export`.
+    #[command(subcommand)]
+    Wallet(WalletCmd),
+    /// Consent tokens: `issue`, `attenuate`, `revoke`, `inspect`.
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Audit the transparency log: your own entries (`--wallet`), or the
+    /// whole log's consistency across nodes (`--log`).
+    Audit(AuditArgs),
+}
+
+/// A relying party's consent: who it is and the subject's token.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConsentArgs {
+    /// The relying party making the request (the token's audience).
+    #[arg(long)]
+    pub(crate) relying_party: String,
+    /// The subject's consent token (base64), or @FILE to read it from a file.
+    #[arg(long)]
+    pub(crate) token: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,12 +260,28 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Node { config } => client_ops::node(&config),
-        Command::Enroll(args) => client_ops::enroll(&args),
-        Command::Verify { client, enrollment } => client_ops::verify(&client, &enrollment),
-        Command::Dedupe(args) => client_ops::dedupe(&args),
+        Command::Enroll {
+            client,
+            wallet,
+            site,
+        } => client_ops::enroll(&client, &wallet, &site),
+        Command::Verify {
+            client,
+            enrollment,
+            consent,
+        } => client_ops::verify(&client, &enrollment, &consent),
+        Command::Dedupe {
+            client,
+            consent,
+            subject,
+        } => client_ops::dedupe(&client, &consent, &subject),
         Command::Delete {
             network,
             enrollment,
-        } => client_ops::delete(&network, &enrollment),
+            wallet,
+        } => client_ops::delete(&network, &enrollment, &wallet),
+        Command::Wallet(cmd) => wallet::wallet(cmd),
+        Command::Consent(cmd) => wallet::consent(cmd),
+        Command::Audit(args) => wallet::audit(&args),
     }
 }

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sanctuary_capture::{Capture, FaceOptions, FacePipeline, ModelsDir};
-use sanctuary_node::{Client, NetworkFile, NodeConfig};
+use sanctuary_consent::{ConsentToken, SubjectPublicKey};
+use sanctuary_node::{Client, Consent, NetworkFile, NodeConfig};
 use sanctuary_store::EnrollmentId;
 use sanctuary_template::{Embedding, Template, TemplateFile};
 
-use crate::cli::ClientArgs;
+use crate::cli::{ClientArgs, ConsentArgs};
+use crate::wallet::WalletArgs;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -174,8 +176,27 @@ fn progress(n: usize, json: bool) -> ProgressBar {
     bar
 }
 
-pub(crate) fn enroll(args: &ClientArgs) -> anyhow::Result<ExitCode> {
+impl ConsentArgs {
+    fn consent(&self) -> anyhow::Result<Consent> {
+        let text = match self.token.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read token file {path}"))?,
+            None => self.token.clone(),
+        };
+        Ok(Consent {
+            relying_party: self.relying_party.clone(),
+            token: ConsentToken::from_base64(text.trim().to_owned())?,
+        })
+    }
+}
+
+pub(crate) fn enroll(
+    args: &ClientArgs,
+    wallet: &WalletArgs,
+    site: &str,
+) -> anyhow::Result<ExitCode> {
     let client = client(&args.network)?;
+    let wallet = wallet.open()?;
     let rt = runtime()?;
     let mut reader = Reader::new(args);
     let bar = progress(reader.count(), args.json);
@@ -183,7 +204,7 @@ pub(crate) fn enroll(args: &ClientArgs) -> anyhow::Result<ExitCode> {
     for input in reader.inputs() {
         let path = input.path();
         let t = reader.read(input, client.network())?;
-        let r = rt.block_on(client.enroll(&t, None))?;
+        let r = rt.block_on(client.enroll(&t, &wallet, site))?;
         drop(t);
         let line = match (&r.status, r.enrollment_id) {
             (sanctuary_node::wire::EnrollStatus::Enrolled, Some(id)) => {
@@ -205,7 +226,12 @@ pub(crate) fn enroll(args: &ClientArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn verify(args: &ClientArgs, enrollment: &str) -> anyhow::Result<ExitCode> {
+pub(crate) fn verify(
+    args: &ClientArgs,
+    enrollment: &str,
+    consent: &ConsentArgs,
+) -> anyhow::Result<ExitCode> {
+    let consent = consent.consent()?;
     let id: EnrollmentId = enrollment
         .parse()
         .map_err(|_| anyhow::anyhow!("--enrollment must be 32 hex characters"))?;
@@ -216,7 +242,7 @@ pub(crate) fn verify(args: &ClientArgs, enrollment: &str) -> anyhow::Result<Exit
     for input in reader.inputs() {
         let path = input.path();
         let t = reader.read(input, client.network())?;
-        let ok = rt.block_on(client.verify(id, &t))?;
+        let ok = rt.block_on(client.verify(id, &t, &consent))?;
         drop(t);
         all &= ok;
         if args.json {
@@ -239,14 +265,22 @@ pub(crate) fn verify(args: &ClientArgs, enrollment: &str) -> anyhow::Result<Exit
     })
 }
 
-pub(crate) fn dedupe(args: &ClientArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn dedupe(
+    args: &ClientArgs,
+    consent: &ConsentArgs,
+    subject: &str,
+) -> anyhow::Result<ExitCode> {
+    let consent = consent.consent()?;
+    let subject = subject
+        .parse::<SubjectPublicKey>()
+        .map_err(|_| anyhow::anyhow!("--subject must be a 64-hex Ed25519 public key"))?;
     let client = client(&args.network)?;
     let rt = runtime()?;
     let mut reader = Reader::new(args);
     for input in reader.inputs() {
         let path = input.path();
         let t = reader.read(input, client.network())?;
-        let dup = rt.block_on(client.dedupe(&t))?;
+        let dup = rt.block_on(client.dedupe(&t, &consent, &subject))?;
         drop(t);
         if args.json {
             println!(
@@ -268,12 +302,17 @@ pub(crate) fn dedupe(args: &ClientArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn delete(network: &Path, enrollment: &str) -> anyhow::Result<ExitCode> {
+pub(crate) fn delete(
+    network: &Path,
+    enrollment: &str,
+    wallet: &WalletArgs,
+) -> anyhow::Result<ExitCode> {
+    let wallet = wallet.open()?;
     let id: EnrollmentId = enrollment
         .parse()
         .map_err(|_| anyhow::anyhow!("--enrollment must be 32 hex characters"))?;
     let client = client(network)?;
-    let r = runtime()?.block_on(client.delete(id))?;
+    let r = runtime()?.block_on(client.delete(id, &wallet))?;
     println!("deleted {id} on all nodes (operation {})", r.seq);
     Ok(ExitCode::SUCCESS)
 }

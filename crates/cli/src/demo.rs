@@ -13,8 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rand::{Rng, SeedableRng};
+use sanctuary_consent::{ConsentToken, NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, NetworkFile};
+use sanctuary_node::{Client, Consent, NetworkFile, NodeError};
+use sanctuary_store::EnrollmentId;
 use sanctuary_share::PartyId;
 use sanctuary_template::{EmbeddingParams, Template};
 use serde::Serialize;
@@ -25,56 +27,77 @@ use crate::synth;
 /// Node processes that are stopped (SIGTERM, then SIGKILL) when dropped, so
 /// no node outlives the demo, whatever path it leaves by.
 struct Nodes {
-    children: Vec<Child>,
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
 }
 
 impl Nodes {
     fn start(dir: &Path) -> anyhow::Result<Nodes> {
-        let exe = std::env::current_exe().context("cannot find the sanctuary executable")?;
         let mut nodes = Nodes {
-            children: Vec::new(),
+            dir: dir.to_owned(),
+            children: vec![None, None, None],
         };
         for i in 0..3 {
-            let node_dir = dir.join(format!("node-{i}"));
-            let log = std::fs::File::create(node_dir.join("node.log"))?;
-            let child = Command::new(&exe)
-                .arg("node")
-                .arg("--config")
-                .arg(node_dir.join("node.toml"))
-                .env("SANCTUARY_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .with_context(|| format!("cannot start node {i}"))?;
-            nodes.children.push(child);
+            nodes.start_one(i)?;
         }
         Ok(nodes)
     }
 
+    fn start_one(&mut self, i: usize) -> anyhow::Result<()> {
+        let exe = std::env::current_exe().context("cannot find the sanctuary executable")?;
+        let node_dir = self.dir.join(format!("node-{i}"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node_dir.join("node.log"))?;
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(node_dir.join("node.toml"))
+            .env("SANCTUARY_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start node {i}"))?;
+        self.children[i] = Some(child);
+        Ok(())
+    }
+
+    /// Stops node `i` (SIGTERM: it closes its database cleanly; SIGKILL
+    /// after 5 s).
+    fn stop_one(&mut self, i: usize) {
+        let Some(mut c) = self.children[i].take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(c.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match c.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+            }
+        }
+    }
+
     fn stop(&mut self) {
-        for c in &self.children {
+        for c in self.children.iter().flatten() {
             if let Ok(pid) = i32::try_from(c.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for c in &mut self.children {
-            loop {
-                match c.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    _ => {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                        break;
-                    }
-                }
-            }
+        for i in 0..self.children.len() {
+            self.stop_one(i);
         }
-        self.children.clear();
     }
 }
 
@@ -100,6 +123,15 @@ struct DemoReport {
     dedupe_hits: usize,
     dedupe_total: usize,
     deletions_verified: usize,
+    forbidden_requests_tried: usize,
+    forbidden_requests_refused: usize,
+    refusals: Vec<String>,
+    rogue_node_blocked: bool,
+    log_entries: u64,
+    checkpoint_cosigners: usize,
+    audit_entries_verified: usize,
+    audit_mismatches: usize,
+    tamper_detected: bool,
     disagreements_with_plaintext: usize,
     enroll_per_s: f64,
     verify_ms_per_query: f64,
@@ -136,19 +168,80 @@ fn bar(n: usize, msg: &'static str, quiet: bool) -> ProgressBar {
     b
 }
 
-async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> anyhow::Result<()> {
+/// Relying parties of the demo.
+const SITE: &str = "enrollment-site.example";
+const BANK: &str = "bank.example";
+
+fn token(
+    wallet: &mut Wallet,
+    network: &str,
+    audience: &str,
+    purposes: &[Purpose],
+    lifetime: time::Duration,
+    max_uses: Option<u32>,
+) -> anyhow::Result<Consent> {
+    let now = time::OffsetDateTime::now_utc();
+    let issued = wallet.issue_token(
+        &TokenRequest {
+            network: NetworkId::new(network)?,
+            audience: RelyingPartyId::new(audience)?,
+            purposes: purposes.to_vec(),
+            expires_at: now + lifetime,
+            max_uses,
+        },
+        now,
+    )?;
+    Ok(Consent {
+        relying_party: audience.to_owned(),
+        token: issued.token,
+    })
+}
+
+/// What later scenes (audit, tamper) need from the main scenario.
+struct Subjects {
+    /// Wallets of the enrolled population, with how many log entries each
+    /// subject's material tagged.
+    wallets: Vec<Wallet>,
+    tagged: Vec<usize>,
+    ids: Vec<Option<EnrollmentId>>,
+}
+
+async fn scenario(
+    args: &DemoArgs,
+    client: &Client,
+    report: &mut DemoReport,
+) -> anyhow::Result<Subjects> {
     let params = EmbeddingParams {
         ..client.network().matching.embedding
     };
+    let network = client.network().network.clone();
     let t_int = params.threshold_int();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let quiet = args.json;
     report.templates = format!("synthetic {}-d embeddings (seed {})", params.dim, args.seed);
+    let long = time::Duration::minutes(30);
 
-    // Enroll the population.
+    // Enroll the population: each person has a wallet that signs their
+    // enrollment and binds it to their key.
     let people: Vec<_> = (0..args.population)
         .map(|_| synth::embedding(&mut rng, params.dim))
         .collect();
+    let mut wallets: Vec<Wallet> = (0..people.len())
+        .map(|_| Wallet::create(time::OffsetDateTime::now_utc()))
+        .collect();
+    let mut tagged = vec![0usize; people.len()];
+    // The subject whose consent the forbidden requests misuse, and a token
+    // of theirs that will have expired by the time it is used.
+    let victim = 3.min(people.len() - 1);
+    let expired = token(
+        &mut wallets[victim],
+        &network,
+        BANK,
+        &[Purpose::Verify],
+        time::Duration::seconds(1),
+        None,
+    )?;
+    let expired_at = Instant::now() + Duration::from_secs(2);
     let enrolled_q: Vec<_> = people
         .iter()
         .map(|e| synth::quantize(e, &params))
@@ -162,7 +255,10 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
             .iter()
             .zip(&ids)
             .any(|(e, id): (_, &Option<_>)| id.is_some() && q.matches(e, t_int));
-        let r = client.enroll(&Template::Embedding(q.clone()), None).await?;
+        let r = client
+            .enroll(&Template::Embedding(q.clone()), &wallets[i], SITE)
+            .await?;
+        tagged[i] += 1;
         let dup = r.status == EnrollStatus::AlreadyEnrolled;
         if dup != expect_dup {
             report.disagreements_with_plaintext += 1;
@@ -174,7 +270,8 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     report.enroll_per_s = people.len() as f64 / t0.elapsed().as_secs_f64();
     report.enrolled = ids.iter().filter(|i| i.is_some()).count();
 
-    // Re-enrolment attempts: fresh captures of enrolled people.
+    // Re-enrolment attempts: fresh captures of enrolled people, under a new
+    // key (someone trying to get a second identity).
     let dup_n = (args.population / 20).max(1).min(args.population);
     report.duplicates_tried = dup_n;
     for _ in 0..dup_n {
@@ -187,7 +284,10 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
             .iter()
             .zip(&ids)
             .any(|(e, id)| id.is_some() && probe.matches(e, t_int));
-        let r = client.enroll(&Template::Embedding(probe), None).await?;
+        let second_self = Wallet::create(time::OffsetDateTime::now_utc());
+        let r = client
+            .enroll(&Template::Embedding(probe), &second_self, SITE)
+            .await?;
         let refused = r.status == EnrollStatus::AlreadyEnrolled;
         if refused {
             report.duplicates_refused += 1;
@@ -197,7 +297,9 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
         }
     }
 
-    // 1:1 verifications: genuine (own enrollment) and impostor (someone else's).
+    // 1:1 verifications at a bank, each with the enrolled person's consent
+    // token: genuine (their own capture) and impostor (someone else
+    // presenting themselves as them).
     let checks = args.checks.min(args.population);
     let b = bar(2 * checks, "verifying", quiet);
     let t1 = Instant::now();
@@ -205,12 +307,23 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     for _ in 0..checks {
         let k = rng.random_range(0..people.len());
         let Some(id) = ids[k] else { continue };
+        let consent = token(
+            &mut wallets[k],
+            &network,
+            BANK,
+            &[Purpose::Verify],
+            long,
+            Some(2),
+        )?;
         let probe = synth::quantize(
             &synth::genuine_embedding(&mut rng, &people[k], 0.5),
             &params,
         )?;
         let expect = probe.matches(&enrolled_q[k], t_int);
-        let got = client.verify(id, &Template::Embedding(probe)).await?;
+        let got = client
+            .verify(id, &Template::Embedding(probe), &consent)
+            .await?;
+        tagged[k] += 1;
         report.genuine_total += 1;
         report.genuine_accepted += usize::from(got);
         report.disagreements_with_plaintext += usize::from(got != expect);
@@ -223,7 +336,10 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
             &params,
         )?;
         let expect = probe.matches(&enrolled_q[k], t_int);
-        let got = client.verify(id, &Template::Embedding(probe)).await?;
+        let got = client
+            .verify(id, &Template::Embedding(probe), &consent)
+            .await?;
+        tagged[k] += 1;
         report.impostor_total += 1;
         report.impostor_accepted += usize::from(got);
         report.disagreements_with_plaintext += usize::from(got != expect);
@@ -233,52 +349,277 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     b.finish_and_clear();
     report.verify_ms_per_query = t1.elapsed().as_secs_f64() * 1e3 / verifies.max(1) as f64;
 
-    // 1:N dedupe checks: half enrolled people, half strangers.
+    // 1:N dedupe checks at an enrollment site, with the consent of the
+    // person in front of it: half enrolled people, half strangers.
     let dn = checks.min(50);
     let t2 = Instant::now();
     for i in 0..dn {
-        let probe = if i % 2 == 0 {
+        let (probe, mut stranger, k) = if i % 2 == 0 {
             let k = rng.random_range(0..people.len());
-            synth::genuine_embedding(&mut rng, &people[k], 0.5)
+            (
+                synth::genuine_embedding(&mut rng, &people[k], 0.5),
+                None,
+                Some(k),
+            )
         } else {
-            synth::embedding(&mut rng, params.dim)
+            (
+                synth::embedding(&mut rng, params.dim),
+                Some(Wallet::create(time::OffsetDateTime::now_utc())),
+                None,
+            )
         };
+        let wallet = match (&mut stranger, k) {
+            (Some(w), _) => w,
+            (None, Some(k)) => &mut wallets[k],
+            (None, None) => unreachable!("either a stranger or an enrolled person"),
+        };
+        let consent = token(wallet, &network, SITE, &[Purpose::Dedupe], long, Some(1))?;
+        let subject = wallet.subject();
+        if let Some(k) = k {
+            tagged[k] += 1;
+        }
         let probe = synth::quantize(&probe, &params)?;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
             .any(|(e, id)| id.is_some() && probe.matches(e, t_int));
-        let got = client.dedupe(&Template::Embedding(probe)).await?;
+        let got = client
+            .dedupe(&Template::Embedding(probe), &consent, &subject)
+            .await?;
         report.dedupe_total += 1;
         report.dedupe_hits += usize::from(got);
         report.disagreements_with_plaintext += usize::from(got != expect);
     }
     report.dedupe_ms_per_query = t2.elapsed().as_secs_f64() * 1e3 / dn.max(1) as f64;
 
-    // Withdrawal: delete a few enrollments; the same person is then no
-    // longer found by dedupe.
+    // Forbidden requests: one of each kind, each must be refused with the
+    // rule or check that forbids it.
+    tokio::time::sleep_until(expired_at.into()).await;
+    forbidden_requests(
+        client,
+        report,
+        &network,
+        (&mut wallets, &ids, &enrolled_q),
+        victim,
+        expired,
+        &mut tagged,
+    )
+    .await?;
+
+    // Withdrawal: subjects delete their enrollments (signed by their
+    // wallet); the same person is then no longer found by dedupe, and no
+    // node's database holds the share any more.
     for k in 0..people.len().min(3) {
         let Some(id) = ids[k] else { continue };
-        client.delete(id).await?;
+        client.delete(id, &wallets[k]).await?;
+        tagged[k] += 1;
         ids[k] = None;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
             .any(|(e, id)| id.is_some() && enrolled_q[k].matches(e, t_int));
+        let checker = &mut wallets[k];
+        let consent = token(checker, &network, SITE, &[Purpose::Dedupe], long, Some(1))?;
+        tagged[k] += 1;
         let found = client
-            .dedupe(&Template::Embedding(enrolled_q[k].clone()))
+            .dedupe(
+                &Template::Embedding(enrolled_q[k].clone()),
+                &consent,
+                &checker.subject(),
+            )
             .await?;
-        if !found && !expect {
+        let gone = shares_gone(client, &id).await?;
+        if !found && !expect && gone {
             report.deletions_verified += 1;
         }
         report.disagreements_with_plaintext += usize::from(found != expect);
+    }
+    Ok(Subjects {
+        wallets,
+        tagged,
+        ids,
+    })
+}
+
+/// Whether no node's database still holds the enrollment's share (read
+/// from the SQLite files of the demo's own network).
+async fn shares_gone(client: &Client, id: &EnrollmentId) -> anyhow::Result<bool> {
+    let _ = client;
+    let Some(dir) = DEMO_DIR.get() else {
+        return Ok(false);
+    };
+    for i in 0..3 {
+        let url = format!("sqlite://{}", dir.join(format!("node-{i}/node.db")).display());
+        let store = sanctuary_store::Store::open(&url).await?;
+        let held = store.has_share(id).await?;
+        store.close().await;
+        if held {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+static DEMO_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// One request of each forbidden kind; counts those refused with the
+/// expected code.
+async fn forbidden_requests(
+    client: &Client,
+    report: &mut DemoReport,
+    network: &str,
+    (wallets, ids, enrolled_q): (
+        &mut [Wallet],
+        &[Option<EnrollmentId>],
+        &[sanctuary_template::QuantizedEmbedding],
+    ),
+    k: usize,
+    expired: Consent,
+    tagged: &mut [usize],
+) -> anyhow::Result<()> {
+    // An enrolled subject (not among those who delete later, 0..3).
+    let Some(id) = ids[k] else {
+        report
+            .refusals
+            .push("no enrolled subject to misuse; forbidden requests skipped".into());
+        return Ok(());
+    };
+    let probe = Template::Embedding(enrolled_q[k].clone());
+    let long = time::Duration::minutes(30);
+    let mut mallory = Wallet::create(time::OffsetDateTime::now_utc());
+    let mut tries: Vec<(&str, &str, Result<bool, NodeError>)> = Vec::new();
+
+    tries.push((
+        "open identification (\"who is this?\")",
+        "no_open_identification",
+        client.identify("data-merchant.example").await.map(|_| true),
+    ));
+    let c = token(&mut wallets[k], network, BANK, &[Purpose::Verify], long, None)?;
+    let wrong_rp = Consent {
+        relying_party: "insurer.example".into(),
+        token: c.token.clone(),
+    };
+    tries.push((
+        "token used by another relying party",
+        "token_wrong_audience",
+        client.verify(id, &probe, &wrong_rp).await,
+    ));
+    let c = token(&mut wallets[k], network, BANK, &[Purpose::Dedupe], long, None)?;
+    tries.push((
+        "token used for another purpose",
+        "token_wrong_purpose",
+        client.verify(id, &probe, &c).await,
+    ));
+    tries.push((
+        "expired token",
+        "token_expired",
+        client.verify(id, &probe, &expired).await,
+    ));
+    let c = token(&mut wallets[k], network, BANK, &[Purpose::Verify], long, Some(1))?;
+    let first = client.verify(id, &probe, &c).await;
+    tagged[k] += 1;
+    if first.is_err() {
+        anyhow::bail!("a valid single-use token was refused: {first:?}");
+    }
+    tries.push((
+        "single-use token replayed",
+        "token_replayed",
+        client.verify(id, &probe, &c).await,
+    ));
+    let now = time::OffsetDateTime::now_utc();
+    let issued = wallets[k].issue_token(
+        &TokenRequest {
+            network: NetworkId::new(network)?,
+            audience: RelyingPartyId::new(BANK)?,
+            purposes: vec![Purpose::Verify],
+            expires_at: now + long,
+            max_uses: None,
+        },
+        now,
+    )?;
+    client
+        .revoke(
+            &wallets[k],
+            sanctuary_consent::Revocation::token(NetworkId::new(network)?, issued.id, now),
+        )
+        .await?;
+    tagged[k] += 1;
+    tries.push((
+        "revoked token",
+        "token_revoked",
+        client
+            .verify(
+                id,
+                &probe,
+                &Consent {
+                    relying_party: BANK.into(),
+                    token: issued.token,
+                },
+            )
+            .await,
+    ));
+    let forged = token(&mut mallory, network, BANK, &[Purpose::Verify], long, None)?;
+    tries.push((
+        "token signed by someone else",
+        "token_forged",
+        client.verify(id, &probe, &forged).await,
+    ));
+    tries.push((
+        "malformed token",
+        "token_malformed",
+        client
+            .verify(
+                id,
+                &probe,
+                &Consent {
+                    relying_party: BANK.into(),
+                    token: ConsentToken::from_base64("bm90IGEgdG9rZW4")?,
+                },
+            )
+            .await,
+    ));
+    tries.push((
+        "deletion signed by someone else",
+        "statement_wrong_subject",
+        client.delete(id, &mallory).await.map(|_| true),
+    ));
+    // A relying party over its rate limit (2 per minute in the demo policy).
+    let mut last = Ok(true);
+    for _ in 0..3 {
+        let c = token(
+            &mut wallets[k],
+            network,
+            "scraper.example",
+            &[Purpose::Verify],
+            long,
+            None,
+        )?;
+        last = client.verify(id, &probe, &c).await;
+        tagged[k] += 1;
+    }
+    tries.push(("relying party over its rate limit", "rate_limit", last));
+    // Refused requests that carried k's tokens are k's entries too: wrong
+    // audience, wrong purpose, expired, replay, revoked.
+    tagged[k] += 5;
+
+    for (what, want, got) in tries {
+        report.forbidden_requests_tried += 1;
+        match got {
+            Err(NodeError::Refused { code, party, .. }) if code == want => {
+                report.forbidden_requests_refused += 1;
+                report.refusals.push(format!("{what}: refused by {party} ({code})"));
+            }
+            other => report
+                .refusals
+                .push(format!("{what}: NOT refused as {want}: {other:?}")),
+        }
     }
     Ok(())
 }
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    if args.population < 2 {
-        bail!("--population must be at least 2");
+    if args.population < 4 {
+        bail!("--population must be at least 4");
     }
     let started = Instant::now();
     let tmp;
@@ -311,13 +652,20 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    let _ = DEMO_DIR.set(dir.clone());
     let outcome = rt.block_on(async {
         wait_ready(&client).await?;
         let h = client.health(PartyId::P0).await?;
         if let Some(s) = h["storage"].as_str() {
             report.storage = s.to_owned();
         }
-        scenario(args, &client, &mut report).await
+        let subjects = scenario(args, &client, &mut report).await?;
+        log_scene(&client, &subjects, &mut report).await?;
+        Ok::<_, anyhow::Error>(subjects)
+    });
+    let outcome = outcome.and_then(|subjects| {
+        tamper_scene(&dir, &mut nodes, &rt, &client, &subjects, &mut report)?;
+        rogue_scene(&dir, &mut nodes, &rt, &client, &mut report)
     });
     nodes.stop();
     outcome?;
@@ -328,10 +676,153 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report);
     }
-    Ok(if report.disagreements_with_plaintext == 0 {
+    Ok(if report.disagreements_with_plaintext == 0
+        && report.forbidden_requests_refused == report.forbidden_requests_tried
+        && report.rogue_node_blocked
+        && report.tamper_detected
+        && report.audit_mismatches == 0
+    {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// The transparency log: get the whole log co-signed, and let subjects
+/// audit their own entries against it.
+async fn log_scene(
+    client: &Client,
+    subjects: &Subjects,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    let note = client.cosign().await?;
+    let verified = client.checkpoint_policy()?.verify(&note)?;
+    report.log_entries = verified.size();
+    report.checkpoint_cosigners = verified.signers().len();
+    // Subjects 3.. audit their own entries (0..3 deleted their enrollment).
+    for k in (3..subjects.wallets.len()).take(8) {
+        let audit = client
+            .audit_subject(PartyId::P1, subjects.wallets[k].audit_key())
+            .await?;
+        if audit.entries.len() == subjects.tagged[k] {
+            report.audit_entries_verified += audit.entries.len();
+        } else {
+            report.audit_mismatches += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A rogue operator rewrites one entry in node 2's database (the relying
+/// party of one of subject 3's verifications); the subject's audit against
+/// node 2 catches it, while the other nodes still serve the true log.
+fn tamper_scene(
+    dir: &Path,
+    nodes: &mut Nodes,
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    subjects: &Subjects,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    let Some(k) = (3..subjects.wallets.len()).find(|&k| subjects.ids[k].is_some()) else {
+        return Ok(());
+    };
+    let key = subjects.wallets[k].audit_key();
+    let audit = rt.block_on(client.audit_subject(PartyId::P2, key))?;
+    let Some(target) = audit
+        .entries
+        .iter()
+        .find(|a| a.entry.relying_party.as_deref() == Some(BANK))
+    else {
+        return Ok(());
+    };
+    let original = target.entry.to_bytes();
+    let forged = String::from_utf8_lossy(&original).replace(BANK, "bank.exbmple");
+    nodes.stop_one(2);
+    let db = dir.join("node-2/node.db");
+    let mut bytes = std::fs::read(&db)?;
+    let rewritten = match bytes
+        .windows(original.len())
+        .position(|w| w == original.as_slice())
+    {
+        Some(at) => {
+            bytes[at..at + original.len()].copy_from_slice(forged.as_bytes());
+            std::fs::write(&db, &bytes)?;
+            true
+        }
+        None => false,
+    };
+    nodes.start_one(2)?;
+    rt.block_on(async {
+        wait_ready(client).await?;
+        let caught = client.audit_subject(PartyId::P2, key).await.is_err();
+        let honest = client.audit_subject(PartyId::P0, key).await.is_ok();
+        let log = client.audit_log(None, true).await?;
+        let flagged = log.tampered.iter().any(|(p, _)| *p == PartyId::P2);
+        report.tamper_detected = rewritten && caught && honest && flagged;
+        Ok(())
+    })
+}
+
+/// A rogue operator: node 0's operator replaces it by a program with every
+/// check removed and announces forbidden operations. The two honest nodes
+/// refuse, record the attempt, and never start the computation. (Node 0
+/// stays down afterwards: the demo ends here.)
+fn rogue_scene(
+    dir: &Path,
+    nodes: &mut Nodes,
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    let cfg = sanctuary_node::NodeConfig::load(&dir.join("node-0/node.toml"))?;
+    nodes.stop_one(0);
+    rt.block_on(async {
+        let before = client.health(PartyId::P1).await?["next_seq"]
+            .as_u64()
+            .unwrap_or(0);
+        let attempts = crate::rogue::attempt(
+            &cfg,
+            client,
+            vec![
+                sanctuary_node::wire::Op::Identify {
+                    relying_party: "data-merchant.example".into(),
+                },
+                sanctuary_node::wire::Op::Dedupe {
+                    kind: sanctuary_template::TemplateKind::Embedding,
+                    relying_party: "data-merchant.example".into(),
+                    subject: "00".repeat(32),
+                    token: "no consent".into(),
+                },
+            ],
+        )
+        .await?;
+        for a in &attempts {
+            report.refusals.push(format!(
+                "rogue node 0 announced {}: {}{}",
+                a.op,
+                a.refusals
+                    .iter()
+                    .map(|(p, r)| format!("{p} refused ({})", r.as_deref().unwrap_or("NOT REFUSED")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if a.computed { "; COMPUTED" } else { "; nothing computed" }
+            ));
+        }
+        let all_refused = attempts.iter().all(|a| {
+            !a.computed && a.refusals.len() == 2 && a.refusals.iter().all(|(_, r)| r.is_some())
+        });
+        // The honest nodes recorded both attempts as refused.
+        let mut recorded = true;
+        for p in [PartyId::P1, PartyId::P2] {
+            let entries = client.entries(p, before, before + 2).await?;
+            recorded &= entries.len() == 2
+                && entries
+                    .iter()
+                    .all(|e| matches!(e.outcome, sanctuary_log::Outcome::Refused { .. }));
+        }
+        report.rogue_node_blocked = all_refused && recorded;
+        Ok(())
     })
 }
 
@@ -364,7 +855,33 @@ fn print_report(r: &DemoReport) {
         "  verify latency       {:>9.1} ms per query",
         r.verify_ms_per_query
     );
-    println!("  deletions verified   {:>6}", r.deletions_verified);
+    println!(
+        "  deletions verified   {:>6} (shares gone from every node's database)",
+        r.deletions_verified
+    );
+    println!(
+        "  forbidden requests   {:>6} of {} refused, each naming its rule:",
+        r.forbidden_requests_refused, r.forbidden_requests_tried
+    );
+    for line in &r.refusals {
+        println!("      {line}");
+    }
+    println!(
+        "  rogue node blocked   {:>6} (a node with its checks removed could not get a forbidden op computed)",
+        r.rogue_node_blocked
+    );
+    println!(
+        "  transparency log     {:>6} entries, checkpoint co-signed by {} nodes",
+        r.log_entries, r.checkpoint_cosigners
+    );
+    println!(
+        "  audit                {:>6} entries verified by their subjects ({} mismatches)",
+        r.audit_entries_verified, r.audit_mismatches
+    );
+    println!(
+        "  tamper detected      {:>6} (an entry rewritten in node 2's database)",
+        r.tamper_detected
+    );
     println!(
         "  disagreements with the plaintext matcher: {}",
         r.disagreements_with_plaintext

@@ -11,7 +11,9 @@ mod client_ops;
 mod demo;
 mod eval;
 mod local;
+mod rogue;
 mod synth;
+mod wallet;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -69,7 +69,7 @@ allowed = ["enroll", "verify", "dedupe", "festival_checkin"]
 days_after_last_use = 365
 
 [rate_limits.default]
-per_minute = 20000
+per_minute = 100000
 
 # A relying party with a tight limit, to show rate limiting in the demo.
 [rate_limits.relying_parties."scraper.example"]
