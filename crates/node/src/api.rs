@@ -234,6 +234,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/verify", post(verify))
         .route("/v1/dedupe", post(dedupe))
         .route("/v1/delete", post(delete))
+        .route("/v1/credential/commit", post(crate::weave::commit))
+        .route("/v1/credential/sign", post(crate::weave::sign))
+        .route("/v1/festival/evaluate", post(crate::weave::evaluate))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
 }

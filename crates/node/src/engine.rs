@@ -91,6 +91,8 @@ pub struct Node {
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
     follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Identity Weaving keys and pending signing rounds (`weave.rs`).
+    pub(crate) weave: crate::weave::WeaveState,
 }
 
 /// Parses a party's share bytes (`own || next`, little-endian u32).
@@ -203,6 +205,7 @@ impl Node {
         mesh_cfg.io_timeout = Duration::from_secs(cfg.peer_timeout_s);
         let mesh = PeerMesh::bind(mesh_cfg, key, &cfg.peer_listen).await?;
         tracing::info!(%party, enrolled = loaded.enrollments.len(), next_seq = loaded.next_seq, "node started");
+        let weave = crate::weave::WeaveState::load(&cfg).await?;
         let node = Arc::new(Node {
             cfg,
             mesh,
@@ -213,6 +216,7 @@ impl Node {
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
             follower: std::sync::Mutex::new(None),
+            weave,
         });
         if party != PartyId::P0 {
             let handle = tokio::spawn(follow(Arc::clone(&node)));

@@ -21,6 +21,7 @@ mod error;
 mod init;
 mod openapi;
 pub mod seal;
+pub mod weave;
 pub mod wire;
 
 use std::sync::Arc;
