@@ -6,7 +6,7 @@ use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
-use crate::{bench, client_ops, demo, eval};
+use crate::{bench, client_ops, demo, eval, weave};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -61,6 +61,22 @@ enum Command {
         #[arg(long)]
         enrollment: String,
     },
+    /// The subject's wallet: personhood credentials, threads, vouches and
+    /// presentations (Identity Weaving).
+    #[command(subcommand)]
+    Wallet(WalletCmd),
+    /// As a verifier, check a presentation made by `wallet present`.
+    VerifyPresentation(weave::VerifyPresentationArgs),
+    /// Festivals: each unique person checks in once per event, under a
+    /// per-event pseudonym.
+    #[command(subcommand)]
+    Festival(weave::FestivalCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WalletCmd {
+    #[command(flatten)]
+    Weave(weave::WeaveWalletCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,5 +239,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             network,
             enrollment,
         } => client_ops::delete(&network, &enrollment),
+        Command::Wallet(WalletCmd::Weave(cmd)) => weave::wallet_cmd(cmd),
+        Command::VerifyPresentation(args) => weave::verify_presentation(&args),
+        Command::Festival(cmd) => weave::festival_cmd(cmd),
     }
 }

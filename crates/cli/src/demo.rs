@@ -106,6 +106,8 @@ struct DemoReport {
     dedupe_ms_per_query: f64,
     seconds: f64,
     network_dir: Option<PathBuf>,
+    #[serde(flatten)]
+    weave: crate::weave::WeaveReport,
 }
 
 async fn wait_ready(client: &Client) -> anyhow::Result<()> {
@@ -317,7 +319,9 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         if let Some(s) = h["storage"].as_str() {
             report.storage = s.to_owned();
         }
-        scenario(args, &client, &mut report).await
+        scenario(args, &client, &mut report).await?;
+        report.weave = crate::weave::demo_weaving(&client, &dir, 3).await?;
+        anyhow::Ok(())
     });
     nodes.stop();
     outcome?;
@@ -365,6 +369,7 @@ fn print_report(r: &DemoReport) {
         r.verify_ms_per_query
     );
     println!("  deletions verified   {:>6}", r.deletions_verified);
+    println!("  identity weaving     {:?}", r.weave);
     println!(
         "  disagreements with the plaintext matcher: {}",
         r.disagreements_with_plaintext

@@ -12,6 +12,7 @@ mod demo;
 mod eval;
 mod local;
 mod synth;
+mod weave;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used)]
 
+mod bundle;
 pub mod ceremony;
 pub mod credential;
 mod error;
@@ -66,6 +67,7 @@ pub mod threshold;
 pub use frost_ed25519;
 
 // The public interface is:
+pub use bundle::{Bundle, BundleReport, verify_bundle};
 pub use ceremony::{NodeKeys, WeavePublic, dealer_ceremony, node_identifier};
 pub use credential::{Draft, DraftKind, check_draft, draft_admission, draft_personhood};
 pub use error::WeaveError;
