@@ -369,7 +369,7 @@ fn print_report(r: &DemoReport) {
         r.verify_ms_per_query
     );
     println!("  deletions verified   {:>6}", r.deletions_verified);
-    println!("  identity weaving     {:?}", r.weave);
+    println!("  identity weaving     {}", r.weave);
     println!(
         "  disagreements with the plaintext matcher: {}",
         r.disagreements_with_plaintext

@@ -278,7 +278,7 @@ pub(crate) fn import_vouch(w: &mut Wallet, vouch: &str) -> anyhow::Result<()> {
     let key = thread_key(w)?;
     let nonce = "import";
     let now = sanctuary_weave::unix_now();
-    let names = vouch_claim_names(vouch)?;
+    let names = sd_jwt_disclosures(vouch)?;
     let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
     let p = sanctuary_weave::present(vouch, &key, &names_ref, "self", nonce, now)
         .context("the vouch is not for this wallet's thread key, or is malformed")?;
@@ -294,12 +294,7 @@ pub(crate) fn import_vouch(w: &mut Wallet, vouch: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The claim names carried by a thread's disclosures.
-fn vouch_claim_names(sd_jwt: &str) -> anyhow::Result<Vec<String>> {
-    let parsed = sd_jwt_disclosures(sd_jwt)?;
-    Ok(parsed)
-}
-
+/// The claim names carried by an SD-JWT's disclosures.
 fn sd_jwt_disclosures(sd_jwt: &str) -> anyhow::Result<Vec<String>> {
     use base64::Engine;
     let mut names = Vec::new();
@@ -734,6 +729,31 @@ pub(crate) struct WeaveReport {
     pub(crate) double_checkin_refused: bool,
     /// Mean time to issue one credential (two FROST rounds over HTTP).
     pub(crate) credential_issue_ms: f64,
+}
+
+impl std::fmt::Display for WeaveReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} credentials verified ({:.1} ms each to issue), single-node forgery {}, \
+             {} selective disclosures verified, {} festival check-ins, double check-in {}",
+            self.credentials_verified,
+            self.credentials_issued,
+            self.credential_issue_ms,
+            if self.single_node_forgery_rejected {
+                "rejected"
+            } else {
+                "NOT rejected"
+            },
+            self.selective_disclosures_verified,
+            self.festival_checkins,
+            if self.double_checkin_refused {
+                "refused"
+            } else {
+                "NOT refused"
+            },
+        )
+    }
 }
 
 /// Runs the Identity Weaving scenario against the running demo network in

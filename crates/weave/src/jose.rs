@@ -164,9 +164,13 @@ pub(crate) fn jwk(key: &VerifyingKey) -> JsonObject {
 
 /// The holder key in a payload's `cnf.jwk`.
 pub(crate) fn cnf_key(payload: &JsonObject) -> Result<VerifyingKey, WeaveError> {
-    let jwk = payload
+    let cnf = payload
         .get("cnf")
-        .and_then(|c| c.get("jwk"))
+        .and_then(Value::as_object)
+        .filter(|c| c.len() == 1)
+        .ok_or_else(|| WeaveError::malformed("credential", "cnf must be exactly {jwk}"))?;
+    let jwk = cnf
+        .get("jwk")
         .and_then(Value::as_object)
         .ok_or_else(|| WeaveError::malformed("credential", "no cnf.jwk holder key"))?;
     if jwk.get("kty").and_then(Value::as_str) != Some("OKP")
