@@ -729,6 +729,11 @@ pub(crate) struct WeaveReport {
     pub(crate) double_checkin_refused: bool,
     /// Mean time to issue one credential (two FROST rounds over HTTP).
     pub(crate) credential_issue_ms: f64,
+    /// The network's group public key (hex Ed25519), as in `network.toml`.
+    pub(crate) group_public_key: String,
+    /// One issued personhood credential (SD-JWT, no secrets), so anyone can
+    /// check its JWS with a plain Ed25519 verifier and the group key.
+    pub(crate) sample_credential: String,
 }
 
 impl std::fmt::Display for WeaveReport {
@@ -770,7 +775,10 @@ pub(crate) async fn demo_weaving(
     let weave = WeaveClient::new(net.clone())?;
     let params = net.matching.embedding;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_3ea5e);
-    let mut report = WeaveReport::default();
+    let mut report = WeaveReport {
+        group_public_key: hex::encode(group.as_bytes()),
+        ..Default::default()
+    };
     let now = time::OffsetDateTime::now_utc();
     let mut wallets = Vec::new();
     for _ in 0..subjects.max(2) {
@@ -791,6 +799,9 @@ pub(crate) async fn demo_weaving(
         report.credentials_issued += creds.len();
         for (j, c) in creds.iter().enumerate() {
             store_credential(w, c);
+            if report.sample_credential.is_empty() {
+                report.sample_credential = c.sd_jwt.clone();
+            }
             let jws = c.sd_jwt.split('~').next().unwrap_or_default();
             let (input, sig) = jws.rsplit_once('.').unwrap_or_default();
             use base64::Engine;

@@ -389,4 +389,25 @@ fn demo_reports_identity_weaving() {
     assert_eq!(v["single_node_forgery_rejected"], true);
     assert!(v["selective_disclosures_verified"].as_u64().expect("count") >= 2);
     assert_eq!(v["double_checkin_refused"], true);
+    // The sample credential's JWS verifies with plain Ed25519 under the group key.
+    use base64::Engine;
+    use ed25519_dalek::Verifier;
+    let key: [u8; 32] = hex::decode(v["group_public_key"].as_str().expect("key"))
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).expect("key");
+    let cred = v["sample_credential"].as_str().expect("credential");
+    let (input, sig) = cred
+        .split('~')
+        .next()
+        .expect("jws")
+        .rsplit_once('.')
+        .expect("jws");
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .expect("b64");
+    let sig = ed25519_dalek::Signature::from_slice(&sig).expect("64 bytes");
+    key.verify(input.as_bytes(), &sig)
+        .expect("plain Ed25519 accepts it");
 }
