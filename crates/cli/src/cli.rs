@@ -7,7 +7,7 @@ use sanctuary_template::TemplateKind;
 use std::path::PathBuf;
 
 use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
-use crate::{bench, client_ops, demo, eval, wallet};
+use crate::{bench, client_ops, demo, eval, wallet, weave};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -85,7 +85,8 @@ enum Command {
         #[command(flatten)]
         wallet: WalletArgs,
     },
-    /// The subject's wallet: `new`, `show`, `export`.
+    /// The subject's wallet: `new`, `show`, `export`; and Identity Weaving:
+    /// personhood credentials, threads, vouches and presentations.
     #[command(subcommand)]
     Wallet(WalletCmd),
     /// Consent tokens: `issue`, `attenuate`, `revoke`, `inspect`.
@@ -94,6 +95,12 @@ enum Command {
     /// Audit the transparency log: your own entries (`--wallet`), or the
     /// whole log's consistency across nodes (`--log`).
     Audit(AuditArgs),
+    /// As a verifier, check a presentation made by `wallet present`.
+    VerifyPresentation(weave::VerifyPresentationArgs),
+    /// Festivals: each unique person checks in once per event, under a
+    /// per-event pseudonym.
+    #[command(subcommand)]
+    Festival(weave::FestivalCmd),
 }
 
 /// A relying party's consent: who it is and the subject's token.
@@ -283,5 +290,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(cmd) => wallet::wallet(cmd),
         Command::Consent(cmd) => wallet::consent(cmd),
         Command::Audit(args) => wallet::audit(&args),
+        Command::VerifyPresentation(args) => weave::verify_presentation(&args),
+        Command::Festival(cmd) => weave::festival_cmd(cmd),
     }
 }

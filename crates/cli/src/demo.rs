@@ -138,6 +138,8 @@ struct DemoReport {
     dedupe_ms_per_query: f64,
     seconds: f64,
     network_dir: Option<PathBuf>,
+    #[serde(flatten)]
+    weave: crate::weave::WeaveReport,
 }
 
 async fn wait_ready(client: &Client) -> anyhow::Result<()> {
@@ -660,6 +662,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             report.storage = s.to_owned();
         }
         let subjects = scenario(args, &client, &mut report).await?;
+        report.weave = crate::weave::demo_weaving(&client, &dir, 3).await?;
         log_scene(&client, &subjects, &mut report).await?;
         Ok::<_, anyhow::Error>(subjects)
     });
@@ -882,6 +885,7 @@ fn print_report(r: &DemoReport) {
         "  tamper detected      {:>6} (an entry rewritten in node 2's database)",
         r.tamper_detected
     );
+    println!("  identity weaving     {}", r.weave);
     println!(
         "  disagreements with the plaintext matcher: {}",
         r.disagreements_with_plaintext

@@ -14,6 +14,7 @@ mod local;
 mod rogue;
 mod synth;
 mod wallet;
+mod weave;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -91,6 +91,9 @@ pub(crate) enum WalletCmd {
         #[arg(long)]
         receipts: bool,
     },
+    /// Identity Weaving: credentials, threads, vouches, presentations.
+    #[command(flatten)]
+    Weave(crate::weave::WeaveWalletCmd),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -181,6 +184,7 @@ pub(crate) fn wallet(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             println!("consent receipts: {}", w.receipts().len());
             println!("{}", w.export_receipts_json());
         }
+        WalletCmd::Weave(cmd) => return crate::weave::wallet_cmd(cmd),
         WalletCmd::Export { wallet, receipts } => {
             let w = wallet.open()?;
             if receipts {

@@ -369,6 +369,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/log/entries", get(log_entries))
         .route("/v1/log/proof/inclusion", get(log_inclusion))
         .route("/v1/log/proof/consistency", get(log_consistency))
+        .route("/v1/credential/commit", post(crate::weave::commit))
+        .route("/v1/credential/sign", post(crate::weave::sign))
+        .route("/v1/festival/evaluate", post(crate::weave::evaluate))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
 }

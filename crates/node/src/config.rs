@@ -174,6 +174,11 @@ pub struct NetworkFile {
     /// Matching parameters.
     #[serde(default)]
     pub matching: MatchingConfig,
+    /// Identity Weaving public keys: the FROST group key that signs
+    /// credentials and the PRF verification shares (absent in networks
+    /// created before Identity Weaving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weave: Option<sanctuary_weave::WeavePublic>,
 }
 
 impl NetworkFile {

@@ -118,6 +118,8 @@ pub struct Node {
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Identity Weaving keys and pending signing rounds (`weave.rs`).
+    pub(crate) weave: crate::weave::WeaveState,
 }
 
 /// Parses a party's share bytes (`own || next`, little-endian u32).
@@ -239,6 +241,7 @@ impl Node {
         mesh_cfg.io_timeout = Duration::from_secs(cfg.peer_timeout_s);
         let mesh = PeerMesh::bind(mesh_cfg, key, &cfg.peer_listen).await?;
         tracing::info!(%party, enrolled = loaded.enrollments.len(), log_size = loaded.next_seq, "node started");
+        let weave = crate::weave::WeaveState::load(&cfg).await?;
         let node = Arc::new(Node {
             cfg,
             mesh,
@@ -251,6 +254,7 @@ impl Node {
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
             tasks: std::sync::Mutex::new(Vec::new()),
+            weave,
         });
         let task = if party == PartyId::P0 {
             tokio::spawn(cosign_loop(Arc::downgrade(&node)))

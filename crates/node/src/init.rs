@@ -150,6 +150,9 @@ pub fn init_network(
         path: policy_path.clone(),
         source,
     })?;
+    // Identity Weaving keys: a dealer ceremony (see `sanctuary_weave::ceremony`).
+    let dirs: Vec<PathBuf> = listens.iter().map(|(d, _, _)| d.clone()).collect();
+    let weave = crate::weave::write_ceremony(&dirs, write_secret)?;
     for (party, (data_dir, api, peer)) in PartyId::ALL.into_iter().zip(listens) {
         let cfg = NodeConfig {
             network: network.to_owned(),
@@ -174,6 +177,7 @@ pub fn init_network(
         network: network.to_owned(),
         nodes: entries,
         matching,
+        weave: Some(weave),
     };
     let text = toml::to_string(&net).map_err(|e| NodeError::Config {
         path: net_path.clone(),

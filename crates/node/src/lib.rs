@@ -23,6 +23,7 @@ mod init;
 mod openapi;
 pub mod seal;
 pub mod translog;
+pub mod weave;
 pub mod wire;
 
 use std::sync::Arc;

@@ -86,6 +86,10 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
+// Identity Weaving's read of the subject column (its own file, its own `impl Store`).
+#[path = "subjects.rs"]
+mod subjects;
+
 /// Options for [`Store::open_with`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -1,0 +1,522 @@
+//! Identity Weaving on the node: the FROST signing rounds and the festival
+//! PRF evaluation (handlers), the node's weaving key files, and the holder's
+//! side ([`WeaveClient`]), which acts as the FROST coordinator.
+//!
+//! A node takes part only for a request signed by the subject key of an
+//! enrollment it holds (the `subject` column of its store), and only for a
+//! draft whose every claim it can check ([`sanctuary_weave::check_sign_request`]).
+//! Each signature share and PRF evaluation is logged at info level under the
+//! target `sanctuary::weave::audit` with the subject key and, for festivals,
+//! the event: nodes learn and record "this subject asked for this".
+//!
+//! Key files in the node directory (written by `network init`):
+//! `frost-key.json` and `prf-key.json` (secret, mode 0600) and
+//! `weave-public.json` (the network's [`WeavePublic`]). A node without them
+//! (a network created before Identity Weaving) serves everything else and
+//! answers the weaving endpoints with an error naming the missing file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use ed25519_dalek::SigningKey;
+use sanctuary_consent::{NetworkId, Wallet};
+use sanctuary_share::PartyId;
+use sanctuary_store::{Store, StoreOptions};
+use sanctuary_weave::frost_ed25519::round1::SigningNonces;
+use sanctuary_weave::prf::Evaluation;
+use sanctuary_weave::{
+    CommitResponse, Draft, DraftKind, EvaluateRequest, NodeKeys, SignRequest, SignResponse,
+    WeaveError, WeavePublic, threshold,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::engine::Node;
+use crate::{NetworkFile, NodeConfig, NodeError};
+
+/// Round-1 nonces are kept this long for round 2.
+const NONCE_TTL: Duration = Duration::from_secs(120);
+/// At most this many round-1 sessions are pending (oldest dropped first).
+const MAX_PENDING: usize = 4096;
+
+/// File names in the node directory.
+pub const FROST_KEY_FILE: &str = "frost-key.json";
+/// The PRF key share file.
+pub const PRF_KEY_FILE: &str = "prf-key.json";
+/// The public weaving keys file.
+pub const WEAVE_PUBLIC_FILE: &str = "weave-public.json";
+
+struct Keys {
+    keys: NodeKeys,
+    public: WeavePublic,
+    network: NetworkId,
+    store: Store,
+}
+
+/// The node's weaving keys and its pending round-1 nonces.
+pub(crate) struct WeaveState {
+    keys: Result<Keys, String>,
+    pending: std::sync::Mutex<BTreeMap<String, (Instant, SigningNonces)>>,
+}
+
+impl std::fmt::Debug for WeaveState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeaveState")
+            .field("configured", &self.keys.is_ok())
+            .field("keys", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(path: &Path) -> Result<zeroize::Zeroizing<String>, NodeError> {
+    std::fs::read_to_string(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|source| NodeError::ConfigIo {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn key_err(path: &Path, e: impl std::fmt::Display) -> NodeError {
+    NodeError::Key {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl WeaveState {
+    /// Loads the key files of `cfg`'s node; a node without them runs with
+    /// weaving disabled.
+    pub(crate) async fn load(cfg: &NodeConfig) -> Result<Self, NodeError> {
+        let dir = &cfg.data_dir;
+        let (fk, pk, wp) = (
+            dir.join(FROST_KEY_FILE),
+            dir.join(PRF_KEY_FILE),
+            dir.join(WEAVE_PUBLIC_FILE),
+        );
+        let keys = if !fk.exists() {
+            tracing::info!(party = %cfg.party, "no {FROST_KEY_FILE}: Identity Weaving disabled on this node");
+            Err(format!(
+                "this node has no {} (network created before Identity Weaving)",
+                fk.display()
+            ))
+        } else {
+            let keys =
+                NodeKeys::from_json(&read(&fk)?, &read(&pk)?).map_err(|e| key_err(&fk, e))?;
+            if keys.index() != party_index(cfg.party) {
+                return Err(key_err(&fk, "key share is for another party"));
+            }
+            let public: WeavePublic =
+                serde_json::from_str(&read(&wp)?).map_err(|e| key_err(&wp, e))?;
+            let network = NetworkId::new(cfg.network.clone()).map_err(|e| NodeError::Config {
+                path: dir.clone(),
+                message: format!("network name: {e}"),
+            })?;
+            // A second, small handle on the node's database: weaving only
+            // reads the enrollments' subject column.
+            let store = Store::open_with(
+                &cfg.storage_url(),
+                &StoreOptions::default().max_connections(1),
+            )
+            .await?;
+            Ok(Keys {
+                keys,
+                public,
+                network,
+                store,
+            })
+        };
+        Ok(Self {
+            keys,
+            pending: std::sync::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn keys(&self) -> Result<&Keys, NodeError> {
+        self.keys
+            .as_ref()
+            .map_err(|m| NodeError::BadRequest(m.clone()))
+    }
+}
+
+/// FROST share index of a party: `Pi` holds index `i + 1`.
+fn party_index(p: PartyId) -> u16 {
+    // Invariant: three parties.
+    p.index() as u16 + 1
+}
+
+fn refused(e: WeaveError) -> NodeError {
+    NodeError::BadRequest(e.to_string())
+}
+
+async fn require_enrolled(k: &Keys, subject: &str) -> Result<(), NodeError> {
+    if k.store.subject_enrolled(subject).await? {
+        Ok(())
+    } else {
+        Err(NodeError::BadRequest(format!(
+            "subject {subject} has no enrollment on this node"
+        )))
+    }
+}
+
+pub(crate) async fn commit(
+    State(node): State<Arc<Node>>,
+) -> Result<Json<CommitResponse>, NodeError> {
+    let w = &node.weave;
+    let k = w.keys()?;
+    let (nonces, commitments) = threshold::commit(&k.keys);
+    let session = hex::encode(rand::random::<[u8; 16]>());
+    let mut pending = w
+        .pending
+        .lock()
+        .map_err(|_| NodeError::Halted("weave state lock poisoned".into()))?;
+    pending.retain(|_, (t, _)| t.elapsed() < NONCE_TTL);
+    if pending.len() >= MAX_PENDING {
+        // Drop the oldest: a flood of round-1 calls cannot grow memory.
+        if let Some(oldest) = pending
+            .iter()
+            .min_by_key(|(_, (t, _))| *t)
+            .map(|(s, _)| s.clone())
+        {
+            pending.remove(&oldest);
+        }
+    }
+    pending.insert(session.clone(), (Instant::now(), nonces));
+    Ok(Json(CommitResponse {
+        session,
+        index: k.keys.index(),
+        commitments,
+    }))
+}
+
+pub(crate) async fn sign(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<SignRequest>,
+) -> Result<Json<SignResponse>, NodeError> {
+    let w = &node.weave;
+    let k = w.keys()?;
+    // Nonces are single use: taken out whatever happens next.
+    let nonces = w
+        .pending
+        .lock()
+        .map_err(|_| NodeError::Halted("weave state lock poisoned".into()))?
+        .remove(&req.session)
+        .filter(|(t, _)| t.elapsed() < NONCE_TTL)
+        .map(|(_, n)| n)
+        .ok_or_else(|| NodeError::BadRequest("unknown or expired signing session".into()))?;
+    let (subject, kind) =
+        sanctuary_weave::check_sign_request(&req, &k.network, &k.public, OffsetDateTime::now_utc())
+            .map_err(refused)?;
+    require_enrolled(k, &subject.0).await?;
+    let share = threshold::sign(&k.keys, &req.signing_package, &nonces).map_err(refused)?;
+    match &kind {
+        DraftKind::Admission { event, .. } => tracing::info!(
+            target: "sanctuary::weave::audit", party = %node.party(), subject = %subject.0, %event,
+            "signed a festival admission share"),
+        _ => tracing::info!(
+            target: "sanctuary::weave::audit", party = %node.party(), subject = %subject.0,
+            "signed a personhood credential share"),
+    }
+    Ok(Json(SignResponse {
+        index: k.keys.index(),
+        share,
+    }))
+}
+
+pub(crate) async fn evaluate(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<EvaluateRequest>,
+) -> Result<Json<Evaluation>, NodeError> {
+    let k = node.weave.keys()?;
+    let subject =
+        sanctuary_weave::check_evaluate_request(&req, &k.network, OffsetDateTime::now_utc())
+            .map_err(refused)?;
+    require_enrolled(k, &subject.0).await?;
+    tracing::info!(target: "sanctuary::weave::audit", party = %node.party(), subject = %subject.0,
+        event = %req.event, "evaluated a festival pseudonym share");
+    Ok(Json(k.keys.prf.evaluate(&req.event, &subject.0)))
+}
+
+/// Writes the dealer ceremony's output into the node directories
+/// (`node-<i>/frost-key.json`, `prf-key.json` mode 0600, `weave-public.json`)
+/// and returns the public part for the network file.
+pub(crate) fn write_ceremony(
+    node_dirs: &[std::path::PathBuf],
+    write_secret: impl Fn(&Path, &[u8]) -> Result<(), NodeError>,
+) -> Result<WeavePublic, NodeError> {
+    let (keys, public) = sanctuary_weave::dealer_ceremony().map_err(|e| NodeError::Key {
+        path: node_dirs.first().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    })?;
+    let public_json = serde_json::to_string_pretty(&public).map_err(|e| NodeError::Config {
+        path: WEAVE_PUBLIC_FILE.into(),
+        message: e.to_string(),
+    })?;
+    for (dir, k) in node_dirs.iter().zip(&keys) {
+        let fk = dir.join(FROST_KEY_FILE);
+        write_secret(&fk, k.frost_json().map_err(|e| key_err(&fk, e))?.as_bytes())?;
+        write_secret(&dir.join(PRF_KEY_FILE), k.prf.to_json().as_bytes())?;
+        let wp = dir.join(WEAVE_PUBLIC_FILE);
+        std::fs::write(&wp, &public_json)
+            .map_err(|source| NodeError::ConfigIo { path: wp, source })?;
+    }
+    Ok(public)
+}
+
+/// A credential the wallet holds: the SD-JWT and its holder binding key.
+#[derive(Clone)]
+pub struct HeldCredential {
+    /// The SD-JWT as issued (`jws~disclosures~`).
+    pub sd_jwt: String,
+    /// The key its `cnf` names (secret).
+    pub holder_key: SigningKey,
+}
+
+impl std::fmt::Debug for HeldCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldCredential")
+            .field("sd_jwt", &self.sd_jwt)
+            .field("holder_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The holder's side of issuance: the FROST coordinator and PRF combiner.
+#[derive(Debug, Clone)]
+pub struct WeaveClient {
+    net: NetworkFile,
+    public: WeavePublic,
+    network: NetworkId,
+    http: reqwest::Client,
+}
+
+impl WeaveClient {
+    /// A client for `net`, which must publish weaving keys.
+    pub fn new(net: NetworkFile) -> Result<Self, NodeError> {
+        let public = net.weave.clone().ok_or_else(|| NodeError::Config {
+            path: "network.toml".into(),
+            message:
+                "the network file has no [weave] keys (network created before Identity Weaving)"
+                    .into(),
+        })?;
+        let network = NetworkId::new(net.network.clone()).map_err(|e| NodeError::Config {
+            path: "network.toml".into(),
+            message: format!("network name: {e}"),
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| NodeError::Http {
+                url: String::new(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            net,
+            public,
+            network,
+            http,
+        })
+    }
+
+    /// The network's public weaving keys.
+    pub fn public(&self) -> &WeavePublic {
+        &self.public
+    }
+
+    async fn post<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        party: PartyId,
+        path: &str,
+        body: &Q,
+    ) -> Result<A, NodeError> {
+        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
+        let resp = self
+            .http
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| NodeError::Http {
+                url: url.clone(),
+                message: format!("{party} unreachable: {e}"),
+            })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| NodeError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<crate::wire::ErrorBody>(&bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(NodeError::Http {
+                url,
+                message: format!("{party} refused ({status}): {message}"),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
+            url,
+            message: format!("bad response: {e}"),
+        })
+    }
+
+    /// Runs FROST with `signers` over `draft` and returns the finished SD-JWT.
+    async fn threshold_sign(
+        &self,
+        wallet: &Wallet,
+        draft: &Draft,
+        evaluations: &[Evaluation],
+        signers: [PartyId; 2],
+    ) -> Result<String, NodeError> {
+        let mut sessions = Vec::new();
+        let mut commitments = BTreeMap::new();
+        for p in signers {
+            let c: CommitResponse = self.post(p, "/v1/credential/commit", &()).await?;
+            if c.index != party_index(p) {
+                return Err(NodeError::Result(format!(
+                    "{p} answered as index {}",
+                    c.index
+                )));
+            }
+            let id = sanctuary_weave::node_identifier(c.index)
+                .map_err(|e| NodeError::Result(e.to_string()))?;
+            commitments.insert(id, c.commitments);
+            sessions.push((p, id, c.session));
+        }
+        let package = threshold::signing_package(commitments, draft.signing_input());
+        let authorization = sanctuary_weave::authorize(
+            wallet,
+            &self.network,
+            "sign",
+            &sanctuary_weave::sign_target(draft.signing_input()),
+            OffsetDateTime::now_utc(),
+        );
+        let mut shares = BTreeMap::new();
+        for (p, id, session) in sessions {
+            let req = SignRequest {
+                session,
+                signing_package: package.clone(),
+                authorization: authorization.clone(),
+                evaluations: evaluations.to_vec(),
+            };
+            let r: SignResponse = self.post(p, "/v1/credential/sign", &req).await?;
+            shares.insert(id, r.share);
+        }
+        let sig = threshold::aggregate(&package, &shares, &self.public)
+            .map_err(|e| NodeError::Result(format!("aggregating signature shares: {e}")))?;
+        Ok(draft.finish(&sig))
+    }
+
+    /// Asks for `count` personhood credentials, each with a fresh holder key
+    /// (use one per verifier), valid `lifetime_s` seconds. Nodes P0 and P1
+    /// sign; if either refuses, the other pairs are tried.
+    pub async fn issue_personhood(
+        &self,
+        wallet: &Wallet,
+        count: usize,
+        lifetime_s: i64,
+    ) -> Result<Vec<HeldCredential>, NodeError> {
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let holder_key = sanctuary_weave::fresh_key();
+            let draft = sanctuary_weave::draft_personhood(
+                &self.net.network,
+                &holder_key.verifying_key(),
+                sanctuary_weave::unix_now(),
+                lifetime_s,
+            )
+            .map_err(|e| NodeError::BadRequest(e.to_string()))?;
+            let sd_jwt = self.sign_with_any_pair(wallet, &draft, &[]).await?;
+            out.push(HeldCredential { sd_jwt, holder_key });
+        }
+        Ok(out)
+    }
+
+    async fn sign_with_any_pair(
+        &self,
+        wallet: &Wallet,
+        draft: &Draft,
+        evaluations: &[Evaluation],
+    ) -> Result<String, NodeError> {
+        let mut last = None;
+        for pair in [
+            [PartyId::P0, PartyId::P1],
+            [PartyId::P1, PartyId::P2],
+            [PartyId::P0, PartyId::P2],
+        ] {
+            match self.threshold_sign(wallet, draft, evaluations, pair).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| NodeError::Result("no signer pair".into())))
+    }
+
+    /// The subject's pseudonym at `event`, from two nodes' PRF evaluations
+    /// (each proof checked), and those evaluations.
+    pub async fn pseudonym(
+        &self,
+        wallet: &Wallet,
+        event: &str,
+    ) -> Result<(String, Vec<Evaluation>), NodeError> {
+        let req = EvaluateRequest {
+            event: event.to_owned(),
+            authorization: sanctuary_weave::authorize(
+                wallet,
+                &self.network,
+                "evaluate",
+                event,
+                OffsetDateTime::now_utc(),
+            ),
+        };
+        let mut evals = Vec::new();
+        let mut last = None;
+        for p in PartyId::ALL {
+            match self
+                .post::<_, Evaluation>(p, "/v1/festival/evaluate", &req)
+                .await
+            {
+                Ok(e) => evals.push(e),
+                Err(e) => last = Some(e),
+            }
+            if evals.len() == 2 {
+                let subject = wallet.subject().to_hex();
+                let pseudonym = self
+                    .public
+                    .prf
+                    .pseudonym(event, &subject, &evals)
+                    .map_err(|e| NodeError::Result(e.to_string()))?;
+                return Ok((pseudonym, evals));
+            }
+        }
+        Err(last.unwrap_or_else(|| NodeError::Result("fewer than two evaluations".into())))
+    }
+
+    /// Obtains a festival admission for `event`: the pseudonym from the PRF,
+    /// then an admission signed by the group key with a fresh holder key.
+    pub async fn admission(
+        &self,
+        wallet: &Wallet,
+        event: &str,
+        lifetime_s: i64,
+    ) -> Result<(HeldCredential, String), NodeError> {
+        let (pseudonym, evals) = self.pseudonym(wallet, event).await?;
+        let holder_key = sanctuary_weave::fresh_key();
+        let draft = sanctuary_weave::draft_admission(
+            &self.net.network,
+            event,
+            &pseudonym,
+            &holder_key.verifying_key(),
+            sanctuary_weave::unix_now(),
+            lifetime_s,
+        )
+        .map_err(|e| NodeError::BadRequest(e.to_string()))?;
+        let sd_jwt = self.sign_with_any_pair(wallet, &draft, &evals).await?;
+        Ok((HeldCredential { sd_jwt, holder_key }, pseudonym))
+    }
+}

@@ -1,0 +1,253 @@
+//! Identity Weaving against a whole in-process network: three nodes on
+//! loopback, keys from `network init`'s dealer ceremony, a subject enrolled
+//! with its wallet key, credentials issued by FROST across two nodes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use sanctuary_consent::Wallet;
+use sanctuary_node::weave::WeaveClient;
+use sanctuary_node::wire::EnrollStatus;
+use sanctuary_node::{Client, NetworkFile, NodeConfig, NodeError};
+use sanctuary_share::PartyId;
+use sanctuary_template::{Embedding, EmbeddingParams, Template};
+use sanctuary_weave::{Festival, Issuer};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+fn start(cfg: NodeConfig) -> Running {
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        // A restarted node may find its ports still held for a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rx = rx;
+        loop {
+            let (tx2, rx2) = oneshot::channel::<()>();
+            let shutdown = async move {
+                let _ = rx2.await;
+            };
+            let serve = sanctuary_node::serve(cfg.clone(), shutdown);
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => {
+                    match r {
+                        Err(NodeError::Net(_)) | Err(NodeError::Config { .. }) if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        other => {
+                            if let Err(e) = &other {
+                                eprintln!("node {} stopped with error: {e:?}", cfg.party);
+                            }
+                            return other;
+                        }
+                    }
+                }
+                _ = &mut rx => {
+                    let _ = tx2.send(());
+                    return serve.await;
+                }
+            }
+        }
+    });
+    Running { stop, task }
+}
+
+async fn stop(r: Running) {
+    let _ = r.stop.send(());
+    let _ = r.task.await;
+}
+
+fn config(dir: &Path, i: usize) -> NodeConfig {
+    NodeConfig::load(&dir.join(format!("node-{i}/node.toml"))).expect("config")
+}
+
+async fn wait_ready(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for p in PartyId::ALL {
+        loop {
+            if let Ok(h) = client.health(p).await
+                && h["ready"] == true
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{p} did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn person(seed: u64, params: &EmbeddingParams) -> Embedding {
+    // A deterministic pseudo-random direction.
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    Embedding::new(
+        (0..params.dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect(),
+    )
+}
+
+fn template(e: &Embedding, params: &EmbeddingParams) -> Template {
+    Template::Embedding(e.quantize(params).expect("valid"))
+}
+
+/// The issuer JWS of an SD-JWT, split into (signing input, signature).
+fn jws_parts(sd_jwt: &str) -> (String, Signature) {
+    use base64::Engine;
+    let jws = sd_jwt.split('~').next().expect("jws");
+    let (input, sig) = jws.rsplit_once('.').expect("compact JWS");
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .expect("base64url");
+    (
+        input.to_owned(),
+        Signature::from_slice(&sig).expect("64 bytes"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_issues_personhood_credentials_and_admissions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], "weave-net", Default::default())
+            .expect("init");
+    // The ceremony wrote each node's key share with mode 0600.
+    for i in 0..3 {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["frost-key.json", "prf-key.json"] {
+            let m = std::fs::metadata(dir.join(format!("node-{i}/{f}"))).expect("key file");
+            assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
+        }
+    }
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let public = net
+        .weave
+        .clone()
+        .expect("network file publishes weaving keys");
+    let params = net.matching.embedding;
+    let client = Client::new(net.clone()).expect("client");
+    let weave = WeaveClient::new(net).expect("weave client");
+    let nodes: Vec<Running> = (0..3).map(|i| start(config(dir, i))).collect();
+    wait_ready(&client).await;
+
+    let now = time::OffsetDateTime::now_utc();
+    let alice = Wallet::create(now);
+    let r = client
+        .enroll(
+            &template(&person(1, &params), &params),
+            &alice,
+            "enrollment-site.example",
+        )
+        .await
+        .expect("enroll");
+    assert_eq!(r.status, EnrollStatus::Enrolled);
+
+    // Batch issuance: two credentials, each with its own holder key.
+    let creds = weave
+        .issue_personhood(&alice, 2, 86_400)
+        .await
+        .expect("issued");
+    assert_eq!(creds.len(), 2);
+    let group_bytes: [u8; 32] = hex::decode(&public.group_key)
+        .expect("hex")
+        .try_into()
+        .expect("32");
+    let group = VerifyingKey::from_bytes(&group_bytes).expect("group key");
+    for c in &creds {
+        // A plain Ed25519 verifier accepts the network's signature.
+        let (input, sig) = jws_parts(&c.sd_jwt);
+        group
+            .verify_strict(input.as_bytes(), &sig)
+            .expect("group signature");
+        let now = sanctuary_weave::unix_now();
+        let p = sanctuary_weave::present(&c.sd_jwt, &c.holder_key, &[], "bank", "n-1", now)
+            .expect("present");
+        let v = sanctuary_weave::verify(&p, Issuer::Network(&group), "bank", "n-1", now)
+            .expect("verified");
+        assert_eq!(v.vct, "unique-person");
+        assert_eq!(v.claims["iss"], "weave-net");
+    }
+    assert_ne!(creds[0].sd_jwt, creds[1].sd_jwt);
+
+    // Someone with no enrollment gets nothing: each node refuses.
+    let mallory = Wallet::create(now);
+    let e = weave
+        .issue_personhood(&mallory, 1, 86_400)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, NodeError::Http { message, .. } if message.contains("no enrollment")),
+        "{e}"
+    );
+    let e = weave.pseudonym(&mallory, "harbour").await.unwrap_err();
+    assert!(e.to_string().contains("no enrollment"), "{e}");
+
+    // A draft with a lifetime beyond the nodes' limit is refused.
+    let e = weave
+        .issue_personhood(&alice, 1, 365 * 86_400)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("lifetime"), "{e}");
+
+    // Festival: pseudonym stable within the event, admitted once.
+    let (adm, pseudo) = weave
+        .admission(&alice, "harbour-2026", 3_600)
+        .await
+        .expect("admission");
+    let (adm2, pseudo2) = weave
+        .admission(&alice, "harbour-2026", 3_600)
+        .await
+        .expect("admission");
+    let (other_event, _) = weave
+        .pseudonym(&alice, "weavers-2026")
+        .await
+        .expect("pseudonym");
+    assert_eq!(pseudo, pseudo2);
+    assert_ne!(pseudo, other_event);
+    let fest_path = dir.join("harbour.json");
+    let mut fest =
+        Festival::create(&fest_path, "harbour-2026", "weave-net", &group).expect("festival");
+    let now = sanctuary_weave::unix_now();
+    let n = Festival::nonce();
+    let p = sanctuary_weave::present(&adm.sd_jwt, &adm.holder_key, &[], "harbour-2026", &n, now)
+        .expect("present");
+    assert_eq!(
+        fest.check_in(&p, &n, now).expect("admitted").pseudonym,
+        pseudo
+    );
+    let n = Festival::nonce();
+    let p = sanctuary_weave::present(&adm2.sd_jwt, &adm2.holder_key, &[], "harbour-2026", &n, now)
+        .expect("present");
+    assert!(matches!(
+        fest.check_in(&p, &n, now),
+        Err(sanctuary_weave::WeaveError::AlreadyCheckedIn { .. })
+    ));
+
+    // With one node down, the other two still issue.
+    let mut nodes = nodes;
+    let p2 = nodes.pop().expect("P2");
+    stop(p2).await;
+    let more = weave
+        .issue_personhood(&alice, 1, 86_400)
+        .await
+        .expect("two nodes suffice");
+    let (input, sig) = jws_parts(&more[0].sd_jwt);
+    group
+        .verify_strict(input.as_bytes(), &sig)
+        .expect("group signature");
+    for n in nodes {
+        stop(n).await;
+    }
+}
