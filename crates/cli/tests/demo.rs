@@ -40,6 +40,18 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
     assert!(v["enroll_per_s"].as_f64().expect("rate") > 0.0);
     assert!(v["dedupe_ms_per_query"].as_f64().expect("latency") > 0.0);
     assert!(v["deletions_verified"].as_u64().expect("count") > 0);
+    // Consent and policy: one forbidden request of each kind, each refused
+    // with its own rule; a rogue node cannot get one computed.
+    let tried = v["forbidden_requests_tried"].as_u64().expect("count");
+    assert!(tried >= 10, "{v}");
+    assert_eq!(v["forbidden_requests_refused"].as_u64(), Some(tried), "{v}");
+    assert_eq!(v["rogue_node_blocked"], true, "{v}");
+    // Transparency log: co-signed, audited by subjects, tampering caught.
+    assert!(v["log_entries"].as_u64().expect("count") > 60);
+    assert!(v["checkpoint_cosigners"].as_u64().expect("count") >= 2);
+    assert!(v["audit_entries_verified"].as_u64().expect("count") > 0);
+    assert_eq!(v["audit_mismatches"], 0, "{v}");
+    assert_eq!(v["tamper_detected"], true, "{v}");
     // No node outlives the demo: each wrote its log; none still holds its
     // database open (the demo waited for the processes to exit).
     for i in 0..3 {

@@ -2,105 +2,15 @@
 //! loopback, keys from `network init`'s dealer ceremony, a subject enrolled
 //! with its wallet key, credentials issued by FROST across two nodes.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod common;
 
+use common::*;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sanctuary_consent::Wallet;
 use sanctuary_node::weave::WeaveClient;
 use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, NetworkFile, NodeConfig, NodeError};
-use sanctuary_share::PartyId;
-use sanctuary_template::{Embedding, EmbeddingParams, Template};
+use sanctuary_node::{Client, NetworkFile, NodeError};
 use sanctuary_weave::{Festival, Issuer};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct Running {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), NodeError>>,
-}
-
-fn start(cfg: NodeConfig) -> Running {
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // A restarted node may find its ports still held for a moment.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut rx = rx;
-        loop {
-            let (tx2, rx2) = oneshot::channel::<()>();
-            let shutdown = async move {
-                let _ = rx2.await;
-            };
-            let serve = sanctuary_node::serve(cfg.clone(), shutdown);
-            tokio::pin!(serve);
-            tokio::select! {
-                r = &mut serve => {
-                    match r {
-                        Err(NodeError::Net(_)) | Err(NodeError::Config { .. }) if Instant::now() < deadline => {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                        other => {
-                            if let Err(e) = &other {
-                                eprintln!("node {} stopped with error: {e:?}", cfg.party);
-                            }
-                            return other;
-                        }
-                    }
-                }
-                _ = &mut rx => {
-                    let _ = tx2.send(());
-                    return serve.await;
-                }
-            }
-        }
-    });
-    Running { stop, task }
-}
-
-async fn stop(r: Running) {
-    let _ = r.stop.send(());
-    let _ = r.task.await;
-}
-
-fn config(dir: &Path, i: usize) -> NodeConfig {
-    NodeConfig::load(&dir.join(format!("node-{i}/node.toml"))).expect("config")
-}
-
-async fn wait_ready(client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for p in PartyId::ALL {
-        loop {
-            if let Ok(h) = client.health(p).await
-                && h["ready"] == true
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{p} did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn person(seed: u64, params: &EmbeddingParams) -> Embedding {
-    // A deterministic pseudo-random direction.
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Embedding::new(
-        (0..params.dim)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect(),
-    )
-}
-
-fn template(e: &Embedding, params: &EmbeddingParams) -> Template {
-    Template::Embedding(e.quantize(params).expect("valid"))
-}
 
 /// The issuer JWS of an SD-JWT, split into (signing input, signature).
 fn jws_parts(sd_jwt: &str) -> (String, Signature) {

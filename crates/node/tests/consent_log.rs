@@ -1,0 +1,285 @@
+//! Consent enforcement and the transparency log, end to end on an
+//! in-process three-node network: every refusal kind with its own code and
+//! its own log entry; revocation; deletion proven in every node's storage;
+//! the log identical on all nodes, co-signed, consistent over time; each
+//! subject finds exactly their own entries; a rewritten entry is caught.
+
+mod common;
+
+use common::*;
+use sanctuary_consent::{
+    ConsentToken, NetworkId, Purpose, RelyingPartyId, Revocation, TokenRequest, Wallet,
+};
+use sanctuary_log::{AuditOutcome, Operation, Outcome};
+use sanctuary_node::wire::EnrollStatus;
+use sanctuary_node::{Client, Consent, NetworkFile, NodeError};
+use sanctuary_share::PartyId;
+use time::{Duration, OffsetDateTime};
+
+const NET: &str = "consent-net";
+const BANK: &str = "bank.example";
+
+fn token(
+    w: &mut Wallet,
+    audience: &str,
+    purposes: &[Purpose],
+    lifetime: Duration,
+    max_uses: Option<u32>,
+) -> Consent {
+    let now = OffsetDateTime::now_utc();
+    let issued = w
+        .issue_token(
+            &TokenRequest {
+                network: NetworkId::new(NET).expect("id"),
+                audience: RelyingPartyId::new(audience).expect("id"),
+                purposes: purposes.to_vec(),
+                expires_at: now + lifetime,
+                max_uses,
+            },
+            now,
+        )
+        .expect("issue");
+    Consent {
+        relying_party: audience.into(),
+        token: issued.token,
+    }
+}
+
+fn refused_code<T: std::fmt::Debug>(r: Result<T, NodeError>) -> String {
+    match r {
+        Err(NodeError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path = sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default())
+        .expect("init");
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let params = net.matching.embedding;
+    let client = Client::new(net).expect("client");
+    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    wait_ready(&client).await;
+    let now = OffsetDateTime::now_utc();
+    let long = Duration::minutes(30);
+
+    // Alice and Bob enroll, each with their own wallet.
+    let (mut alice, mut bob) = (Wallet::create(now), Wallet::create(now));
+    let a_face = person(1, &params);
+    let alice_id = client
+        .enroll(&template(&a_face, &params), &alice, "site.example")
+        .await
+        .expect("enroll alice")
+        .enrollment_id
+        .expect("id");
+    let r = client
+        .enroll(&template(&person(2, &params), &params), &bob, "site.example")
+        .await
+        .expect("enroll bob");
+    assert_eq!(r.status, EnrollStatus::Enrolled);
+    let probe = template(&a_face, &params);
+
+    // With consent: verified.
+    let ok = token(&mut alice, BANK, &[Purpose::Verify], long, None);
+    assert!(client.verify(alice_id, &probe, &ok).await.expect("verify"));
+
+    // Each kind of refusal has its own code.
+    let expiring = token(&mut alice, BANK, &[Purpose::Verify], Duration::seconds(1), None);
+    let wrong_rp = Consent {
+        relying_party: "insurer.example".into(),
+        token: ok.token.clone(),
+    };
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &wrong_rp).await),
+        "token_wrong_audience"
+    );
+    let dedupe_only = token(&mut alice, BANK, &[Purpose::Dedupe], long, None);
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &dedupe_only).await),
+        "token_wrong_purpose"
+    );
+    let once = token(&mut alice, BANK, &[Purpose::Verify], long, Some(1));
+    client.verify(alice_id, &probe, &once).await.expect("first use");
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &once).await),
+        "token_replayed"
+    );
+    let bobs = token(&mut bob, BANK, &[Purpose::Verify], long, None);
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &bobs).await),
+        "token_forged"
+    );
+    let junk = Consent {
+        relying_party: BANK.into(),
+        token: ConsentToken::from_base64("bm90IGEgdG9rZW4").expect("wrap"),
+    };
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &junk).await),
+        "token_malformed"
+    );
+    assert_eq!(
+        refused_code(client.identify("data-merchant.example").await),
+        "no_open_identification"
+    );
+    assert_eq!(
+        refused_code(client.delete(alice_id, &bob).await),
+        "statement_wrong_subject"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        refused_code(client.verify(alice_id, &probe, &expiring).await),
+        "token_expired"
+    );
+
+    // Revocation: as easy as giving consent, effective on every node, and
+    // it survives a restart of a node (stored, not only in memory).
+    let revoked = token(&mut alice, BANK, &[Purpose::Verify], long, None);
+    let now = OffsetDateTime::now_utc();
+    client
+        .revoke(
+            &alice,
+            Revocation::issued_before(NetworkId::new(NET).expect("id"), now + Duration::seconds(1), now),
+        )
+        .await
+        .expect("revoke all");
+    stop(nodes[1].take().expect("running")).await;
+    nodes[1] = Some(start(config(dir, 1)));
+    wait_ready(&client).await;
+    let err = client.verify(alice_id, &probe, &revoked).await;
+    assert!(
+        matches!(&err, Err(NodeError::Refused { code, .. }) if code == "token_revoked"),
+        "{err:?}"
+    );
+
+    // The log: identical on all nodes; co-signed; consistent over time.
+    let cp1 = client.cosign().await.expect("cosign");
+    let policy = client.checkpoint_policy().expect("policy");
+    let v1 = policy.verify(&cp1).expect("co-signed checkpoint verifies");
+    assert!(v1.signers().len() >= 2);
+    let entries = client.entries(PartyId::P0, 0, v1.size()).await.expect("entries");
+    for p in [PartyId::P1, PartyId::P2] {
+        assert_eq!(
+            client.entries(p, 0, v1.size()).await.expect("entries"),
+            entries,
+            "{p}'s log differs"
+        );
+    }
+    // Refused attempts are recorded with their reason, and no entry names
+    // a subject.
+    let refused: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.outcome {
+            Outcome::Refused { reason } => Some((e.operation, reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    for want in [
+        (Operation::Verify, "token_wrong_audience"),
+        (Operation::Verify, "token_forged"),
+        (Operation::Identify, "no_open_identification"),
+        (Operation::Delete, "statement_wrong_subject"),
+        (Operation::Verify, "token_revoked"),
+    ] {
+        assert!(refused.contains(&want), "{want:?} not logged: {refused:?}");
+    }
+    let text = String::from_utf8(entries.iter().flat_map(|e| e.to_bytes()).collect())
+        .expect("utf8");
+    assert!(!text.contains(&alice.subject().to_hex()));
+    assert!(!text.contains(&alice_id.to_string()));
+
+    // Subjects see exactly their own operations. Alice: enroll, verify,
+    // wrong audience, wrong purpose, 2 single-use, revoke, revoked = 8;
+    // the expired token's use is hers too (9). Bob: enroll, the token he
+    // forged against Alice, the deletion he tried = 3.
+    let a = client
+        .audit_subject(PartyId::P2, alice.audit_key())
+        .await
+        .expect("alice's audit");
+    assert_eq!(a.entries.len(), 9, "{:#?}", a.entries);
+    let b = client
+        .audit_subject(PartyId::P1, bob.audit_key())
+        .await
+        .expect("bob's audit");
+    assert_eq!(b.entries.len(), 3, "{:#?}", b.entries);
+    let stranger = Wallet::create(now);
+    let s = client
+        .audit_subject(PartyId::P0, stranger.audit_key())
+        .await
+        .expect("audit");
+    assert!(s.entries.is_empty());
+
+    // Deletion by the subject: shares gone from every node's storage.
+    client.delete(alice_id, &alice).await.expect("delete");
+    for i in 0..3 {
+        let url = config(dir, i).storage_url();
+        let store = sanctuary_store::Store::open(&url).await.expect("open");
+        assert!(!store.has_share(&alice_id).await.expect("has_share"), "node {i}");
+        store.close().await;
+    }
+
+    // Consistency: the later checkpoint extends the earlier one.
+    let cp2 = client.cosign().await.expect("cosign");
+    let log = client.audit_log(Some(&cp1), true).await.expect("audit log");
+    assert_eq!(log.checkpoints.len(), 3);
+    assert!(log.forks.is_empty() && log.tampered.is_empty(), "{log:?}");
+    let v2 = policy.verify(&cp2).expect("verifies");
+    let proof = client
+        .consistency_proof(PartyId::P1, v1.size(), v2.size())
+        .await
+        .expect("proof");
+    assert_eq!(
+        sanctuary_log::audit_consistency(&v1, &v2, &proof).expect("audit"),
+        AuditOutcome::Consistent
+    );
+
+    // A node whose operator rewrites a past entry is caught: its entries no
+    // longer hash to the co-signed root.
+    stop(nodes[2].take().expect("running")).await;
+    let db = dir.join("node-2/node.db");
+    let mut bytes = std::fs::read(&db).expect("db");
+    let needle = b"\"relying_party\":\"insurer.example\"";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("entry in the database file");
+    bytes[at + 17] = b'X';
+    std::fs::write(&db, &bytes).expect("write db");
+    nodes[2] = Some(start(config(dir, 2)));
+    wait_ready(&client).await;
+    assert!(
+        client
+            .audit_subject(PartyId::P2, alice.audit_key())
+            .await
+            .is_err(),
+        "audit against the rewritten copy must fail"
+    );
+    client
+        .audit_subject(PartyId::P0, alice.audit_key())
+        .await
+        .expect("honest node still audits");
+    let log = client.audit_log(Some(&cp1), true).await.expect("audit log");
+    assert_eq!(
+        log.tampered.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![PartyId::P2]
+    );
+
+    for n in nodes.into_iter().flatten() {
+        stop(n).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_a_valid_policy_does_not_start() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
+    std::fs::write(dir.join("policy.toml"), "version = 1\nnetwork = \"other\"\n")
+        .expect("write");
+    let err = sanctuary_node::Node::start(config(dir, 1))
+        .await
+        .expect_err("must refuse");
+    assert!(err.to_string().contains("policy"), "{err}");
+}
