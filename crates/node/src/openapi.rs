@@ -13,6 +13,7 @@ fn op(summary: &str, request: Value, response: Value) -> Value {
     "responses": {
         "200": {"description": "done", "content": {"application/json": {"schema": response}}},
         "400": {"description": "malformed request; nothing changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        "403": {"description": "refused by a node's consent or policy check; `error` is the rule or check (e.g. token_expired, no_open_identification), `refused_by` the node; the attempt is in the transparency log", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "404": {"description": "no such enrollment"},
         "413": {"description": "body too large"},
         "421": {"description": "not the coordinator (party 0)"},
@@ -26,8 +27,15 @@ pub(crate) fn document() -> Value {
     let shares = json!({"type": "array", "minItems": 3, "maxItems": 3, "items": sealed()});
     let rid = json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"});
     let eid = json!({"type": "string", "pattern": "^[0-9a-f]{32}$"});
-    let match_req = json!({"type": "object", "required": ["request_id", "kind", "shares", "client_key"], "additionalProperties": false,
-        "properties": {"request_id": rid, "kind": kind, "enrollment_id": eid, "shares": shares, "client_key": {"type": "string"}}});
+    let tag = json!({"type": "object", "properties": {"nonce": {"type": "string"}, "tag": {"type": "string"}}});
+    let statement = json!({"type": "object", "required": ["statement", "subject", "signature"],
+        "description": "a statement signed by the subject's wallet key (Ed25519 over a domain-separated canonical encoding)"});
+    let match_req = json!({"type": "object", "required": ["request_id", "kind", "shares", "client_key", "relying_party", "token"], "additionalProperties": false,
+        "properties": {"request_id": rid, "kind": kind, "enrollment_id": eid, "shares": shares, "client_key": {"type": "string"},
+            "relying_party": {"type": "string"}, "token": {"type": "string", "description": "the subject's Biscuit consent token (base64)"},
+            "subject": {"type": "string", "description": "dedupe: the subject's Ed25519 key (hex)"}}});
+    let seq = json!({"type": "object", "properties": {"seq": {"type": "integer"}}});
+    let text = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "text/plain"}}}});
     let match_resp = json!({"type": "object", "properties": {"seq": {"type": "integer"}, "results": {"type": "array", "items": sealed()}}});
     json!({
         "openapi": "3.1.0",
@@ -35,15 +43,35 @@ pub(crate) fn document() -> Value {
             "description": "Operations go to the coordinator (party 0). Template shares are sealed to each node; decision shares are sealed to the client, so no node learns a template and only the client learns a decision."},
         "paths": {
             "/v1/enroll": op("Dedupe, then enroll if unique",
-                json!({"type": "object", "required": ["request_id", "kind", "shares"], "additionalProperties": false,
-                    "properties": {"request_id": rid, "kind": kind, "shares": shares, "subject": {"type": "string"}}}),
+                json!({"type": "object", "required": ["request_id", "kind", "shares", "site", "statement"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "kind": kind, "shares": shares, "site": {"type": "string"}, "statement": statement.clone(), "audit_tag": tag.clone()}}),
                 json!({"type": "object", "properties": {"status": {"enum": ["enrolled", "already_enrolled"]}, "enrollment_id": eid, "seq": {"type": "integer"}}})),
             "/v1/verify": op("1:1 verification against one enrollment", match_req.clone(), match_resp.clone()),
             "/v1/dedupe": op("1:N: is this template already enrolled?", match_req, match_resp),
             "/v1/delete": op("Delete an enrollment's shares on every node",
-                json!({"type": "object", "required": ["request_id", "enrollment_id"], "additionalProperties": false,
-                    "properties": {"request_id": rid, "enrollment_id": eid}}),
+                json!({"type": "object", "required": ["request_id", "enrollment_id", "statement"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "enrollment_id": eid, "statement": statement.clone(), "audit_tag": tag.clone()}}),
                 json!({"type": "object", "properties": {"seq": {"type": "integer"}, "deleted": {"type": "boolean"}}})),
+            "/v1/revoke": op("Revoke consent tokens (one, or all issued before a time) on every node",
+                json!({"type": "object", "required": ["request_id", "statement"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "statement": statement, "audit_tag": tag}}),
+                seq.clone()),
+            "/v1/identify": op("Open 1:N identification: always refused (rule no_open_identification) and recorded",
+                json!({"type": "object", "required": ["request_id", "relying_party"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "relying_party": {"type": "string"}}}),
+                seq),
+            "/v1/policy": {"get": {"summary": "The ethics policy this node enforces, with every structural rule", "responses": {"200": {"description": "policy"}}}},
+            "/v1/log/checkpoint": text("Latest co-signed checkpoint (C2SP signed note)"),
+            "/v1/log/cosign": {"post": {"summary": "Coordinator: run a cosigning round now; returns the note", "responses": {"200": {"description": "text/plain signed note"}}}},
+            "/v1/log/entries": {"get": {"summary": "Entries start..end (at most 10000) as canonical JSON strings",
+                "parameters": [{"name": "start", "in": "query", "required": true}, {"name": "end", "in": "query", "required": true}],
+                "responses": {"200": {"description": "entries"}}}},
+            "/v1/log/proof/inclusion": {"get": {"summary": "RFC 9162 inclusion proof of entry seq in the tree of size size",
+                "parameters": [{"name": "seq", "in": "query", "required": true}, {"name": "size", "in": "query", "required": true}],
+                "responses": {"200": {"description": "proof"}}}},
+            "/v1/log/proof/consistency": {"get": {"summary": "RFC 9162 consistency proof between tree sizes old and new",
+                "parameters": [{"name": "old", "in": "query", "required": true}, {"name": "new", "in": "query", "required": true}],
+                "responses": {"200": {"description": "proof"}}}},
             "/v1/credential/commit": op("Identity Weaving, FROST round 1: fresh nonce commitments of this node (kept 120 s for round 2)",
                 json!({"type": "null"}),
                 json!({"type": "object", "required": ["session", "index", "commitments"], "properties": {"session": {"type": "string"}, "index": {"type": "integer"}, "commitments": {"type": "object"}}})),
@@ -58,6 +86,6 @@ pub(crate) fn document() -> Value {
             "/v1/health": {"get": {"summary": "Node status, links and position", "responses": {"200": {"description": "status"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format 0.0.4"}}}}
         },
-        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}}
+        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "refused_by": {"type": "string"}}}}}
     })
 }
