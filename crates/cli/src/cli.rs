@@ -124,6 +124,19 @@ pub(crate) struct DemoArgs {
     /// Seed for the generated population.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Enroll real faces from this labelled folder (`ID/K.ext` or
+    /// `ID_K.ext`), one identity per person, embedded by the capture
+    /// pipeline; synthetic embeddings fill the rest of the population.
+    /// Default: `../shared/data/faces/orl` (ORL) where present.
+    #[arg(long, conflicts_with = "synthetic")]
+    pub(crate) faces: Option<PathBuf>,
+    /// Use synthetic embeddings only, even where face images are present.
+    #[arg(long)]
+    pub(crate) synthetic: bool,
+    /// Images embedded per real identity: the first is enrolled, the others
+    /// are fresh captures for verification and re-enrolment attempts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub(crate) face_images: u16,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub(crate) json: bool,

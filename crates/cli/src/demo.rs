@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sanctuary_node::wire::EnrollStatus;
 use sanctuary_node::{Client, NetworkFile};
 use sanctuary_share::PartyId;
@@ -20,6 +20,7 @@ use sanctuary_template::{EmbeddingParams, Template};
 use serde::Serialize;
 
 use crate::cli::DemoArgs;
+use crate::faces::{self, Population, RealFaces};
 use crate::synth;
 
 /// Node processes that are stopped (SIGTERM, then SIGKILL) when dropped, so
@@ -89,6 +90,14 @@ struct DemoReport {
     nodes: usize,
     storage: String,
     templates: String,
+    /// Real identities enrolled (their first image); 0 when synthetic only.
+    real_faces_enrolled: usize,
+    /// Face images embedded by the capture pipeline for the demo.
+    face_images_embedded: usize,
+    /// Wall-clock seconds spent loading the face models and embedding.
+    face_embed_seconds: f64,
+    face_dataset: Option<PathBuf>,
+    face_credit: Option<&'static str>,
     population: usize,
     enrolled: usize,
     duplicates_tried: usize,
@@ -136,22 +145,34 @@ fn bar(n: usize, msg: &'static str, quiet: bool) -> ProgressBar {
     b
 }
 
-async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> anyhow::Result<()> {
+async fn scenario(
+    args: &DemoArgs,
+    client: &Client,
+    faces: Option<RealFaces>,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
     let params = EmbeddingParams {
         ..client.network().matching.embedding
     };
     let t_int = params.threshold_int();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let quiet = args.json;
-    report.templates = format!("synthetic {}-d embeddings (seed {})", params.dim, args.seed);
+    let people = Population::new(faces, args.population, params, &mut rng);
+    report.templates = if people.real_count() > 0 {
+        format!(
+            "{} real faces (capture pipeline) + {} synthetic {}-d embeddings (seed {})",
+            people.real_count(),
+            people.len() - people.real_count(),
+            params.dim,
+            args.seed
+        )
+    } else {
+        format!("synthetic {}-d embeddings (seed {})", params.dim, args.seed)
+    };
 
-    // Enroll the population.
-    let people: Vec<_> = (0..args.population)
-        .map(|_| synth::embedding(&mut rng, params.dim))
-        .collect();
-    let enrolled_q: Vec<_> = people
-        .iter()
-        .map(|e| synth::quantize(e, &params))
+    // Enroll the population (real identities first).
+    let mut enrolled_q: Vec<_> = (0..people.len())
+        .map(|k| people.enrollment(k))
         .collect::<Result<_, _>>()?;
     let mut ids = Vec::new();
     let b = bar(people.len(), "enrolling", quiet);
@@ -173,27 +194,36 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     b.finish_and_clear();
     report.enroll_per_s = people.len() as f64 / t0.elapsed().as_secs_f64();
     report.enrolled = ids.iter().filter(|i| i.is_some()).count();
+    report.real_faces_enrolled = ids[..people.real_count()]
+        .iter()
+        .filter(|i| i.is_some())
+        .count();
 
-    // Re-enrolment attempts: fresh captures of enrolled people.
+    // Re-enrolment attempts: fresh captures of enrolled people (another
+    // image of a real identity where there are any).
     let dup_n = (args.population / 20).max(1).min(args.population);
     report.duplicates_tried = dup_n;
     for _ in 0..dup_n {
-        let k = rng.random_range(0..people.len());
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[k], 0.5),
-            &params,
-        )?;
+        let k = people.pick(&mut rng);
+        let probe = people.capture(&mut rng, k)?;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
             .any(|(e, id)| id.is_some() && probe.matches(e, t_int));
-        let r = client.enroll(&Template::Embedding(probe), None).await?;
+        let r = client
+            .enroll(&Template::Embedding(probe.clone()), None)
+            .await?;
         let refused = r.status == EnrollStatus::AlreadyEnrolled;
         if refused {
             report.duplicates_refused += 1;
         }
         if refused != expect {
             report.disagreements_with_plaintext += 1;
+        }
+        if let Some(id) = r.enrollment_id {
+            // Not recognised: now enrolled too, and later checks expect it.
+            enrolled_q.push(probe);
+            ids.push(Some(id));
         }
     }
 
@@ -203,12 +233,9 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     let t1 = Instant::now();
     let mut verifies = 0;
     for _ in 0..checks {
-        let k = rng.random_range(0..people.len());
+        let k = people.pick(&mut rng);
         let Some(id) = ids[k] else { continue };
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[k], 0.5),
-            &params,
-        )?;
+        let probe = people.capture(&mut rng, k)?;
         let expect = probe.matches(&enrolled_q[k], t_int);
         let got = client.verify(id, &Template::Embedding(probe)).await?;
         report.genuine_total += 1;
@@ -217,11 +244,8 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
         verifies += 1;
         b.inc(1);
 
-        let other = (k + 1 + rng.random_range(0..people.len() - 1)) % people.len();
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[other], 0.5),
-            &params,
-        )?;
+        let other = people.other(&mut rng, k);
+        let probe = people.capture(&mut rng, other)?;
         let expect = probe.matches(&enrolled_q[k], t_int);
         let got = client.verify(id, &Template::Embedding(probe)).await?;
         report.impostor_total += 1;
@@ -238,12 +262,11 @@ async fn scenario(args: &DemoArgs, client: &Client, report: &mut DemoReport) -> 
     let t2 = Instant::now();
     for i in 0..dn {
         let probe = if i % 2 == 0 {
-            let k = rng.random_range(0..people.len());
-            synth::genuine_embedding(&mut rng, &people[k], 0.5)
+            let k = people.pick(&mut rng);
+            people.capture(&mut rng, k)?
         } else {
-            synth::embedding(&mut rng, params.dim)
+            synth::quantize(&synth::embedding(&mut rng, params.dim), &params)?
         };
-        let probe = synth::quantize(&probe, &params)?;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
@@ -295,6 +318,8 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         sanctuary_node::init_network(&dir, ["127.0.0.1"; 3], "sanctuary-demo", Default::default())?;
     let net = NetworkFile::load(&net_path)?;
     let mut nodes = Nodes::start(&dir)?;
+    // Embedding the faces overlaps with the nodes starting up.
+    let faces = real_faces(args, &net.matching.embedding)?;
     let client = Client::new(net)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -305,6 +330,12 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         population: args.population,
         ..Default::default()
     };
+    if let Some(f) = &faces {
+        report.face_images_embedded = f.images - f.failed;
+        report.face_embed_seconds = f.seconds;
+        report.face_dataset = Some(f.dir.clone());
+        report.face_credit = faces::credit(&f.dir);
+    }
     if !args.json {
         eprintln!(
             "started 3 node processes in {} (mutual TLS on loopback, SQLite storage)",
@@ -317,7 +348,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         if let Some(s) = h["storage"].as_str() {
             report.storage = s.to_owned();
         }
-        scenario(args, &client, &mut report).await
+        scenario(args, &client, faces, &mut report).await
     });
     nodes.stop();
     outcome?;
@@ -335,11 +366,54 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The real faces to enroll: `--faces`, else the default folder where
+/// present (falling back to synthetic with a message if it cannot be used),
+/// none with `--synthetic`.
+fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Option<RealFaces>> {
+    let per_identity = usize::from(args.face_images);
+    let identities = args.population;
+    if args.synthetic {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.faces {
+        return faces::load(dir, identities, per_identity, params, args.json).map(Some);
+    }
+    let Some(dir) = faces::find_default() else {
+        eprintln!(
+            "no face images at {}: enrolling synthetic embeddings (see --faces)",
+            faces::default_dirs()[0].display()
+        );
+        return Ok(None);
+    };
+    if !args.json {
+        eprintln!("embedding face images from {} ...", dir.display());
+    }
+    match faces::load(&dir, identities, per_identity, params, args.json) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) => {
+            eprintln!("cannot use the faces in {}: {e:#}; enrolling synthetic embeddings", dir.display());
+            Ok(None)
+        }
+    }
+}
+
 fn print_report(r: &DemoReport) {
     println!(
         "Sanctuary demo: {} nodes, {} storage, {}",
         r.nodes, r.storage, r.templates
     );
+    if let Some(dir) = &r.face_dataset {
+        println!(
+            "  real faces           {:>6} enrolled, {} images embedded in {:.1} s from {}",
+            r.real_faces_enrolled,
+            r.face_images_embedded,
+            r.face_embed_seconds,
+            dir.display()
+        );
+    }
+    if let Some(credit) = r.face_credit {
+        println!("  ({credit})");
+    }
     println!(
         "  enrolled             {:>6} of {} ({:.1} enrollments/s, each deduplicated by MPC first)",
         r.enrolled, r.population, r.enroll_per_s

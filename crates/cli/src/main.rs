@@ -10,6 +10,7 @@ mod cli;
 mod client_ops;
 mod demo;
 mod eval;
+mod faces;
 mod local;
 mod synth;
 
