@@ -391,7 +391,10 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
     match faces::load(&dir, identities, per_identity, params, args.json) {
         Ok(f) => Ok(Some(f)),
         Err(e) => {
-            eprintln!("cannot use the faces in {}: {e:#}; enrolling synthetic embeddings", dir.display());
+            eprintln!(
+                "cannot use the faces in {}: {e:#}; enrolling synthetic embeddings",
+                dir.display()
+            );
             Ok(None)
         }
     }

@@ -133,10 +133,7 @@ pub(crate) fn load(
     }
     people.retain(|p| p.images.len() >= 2);
     if people.is_empty() {
-        bail!(
-            "no identity in {} has 2 usable face images",
-            dir.display()
-        );
+        bail!("no identity in {} has 2 usable face images", dir.display());
     }
     Ok(RealFaces {
         dir: dir.to_owned(),
