@@ -6,7 +6,8 @@ use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
-use crate::{bench, client_ops, demo, eval};
+use crate::bench_network::BenchNetworkArgs;
+use crate::{bench, bench_network, client_ops, demo, eval};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -25,8 +26,9 @@ enum Command {
     /// report, and shut down.
     Demo(DemoArgs),
     /// Benchmark MPC matching against a plaintext scan of the same data
-    /// (three parties in this process, over in-process channels).
-    Bench(BenchArgs),
+    /// (three parties in this process, over in-process channels); `bench
+    /// network` measures the whole network end to end.
+    Bench(BenchCmd),
     /// Measure face or iris accuracy on a labelled image folder (EER, FNMR at
     /// FMR 1e-3, DET plot), then re-run the same pair decisions through
     /// 3-party MPC in this process and count disagreements.
@@ -180,6 +182,24 @@ impl From<KindArg> for TemplateKind {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct BenchCmd {
+    #[command(subcommand)]
+    network: Option<BenchSub>,
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchSub {
+    /// End to end over loopback mutual TLS: preload N enrollments into each
+    /// node's store, start three node processes (start-up time, memory),
+    /// then time enroll, dedupe and verify through the client API, every
+    /// decision checked against a plaintext scan.
+    Network(BenchNetworkArgs),
+}
+
+#[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Template kind.
     #[arg(long, value_enum, default_value = "embedding")]
@@ -203,7 +223,11 @@ pub(crate) struct BenchArgs {
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(BenchCmd {
+            network: Some(BenchSub::Network(args)),
+            ..
+        }) => bench_network::run(&args),
+        Command::Bench(BenchCmd { args, .. }) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Network(NetworkCmd::Init {

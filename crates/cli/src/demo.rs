@@ -24,13 +24,14 @@ use crate::faces::{self, Population, RealFaces};
 use crate::synth;
 
 /// Node processes that are stopped (SIGTERM, then SIGKILL) when dropped, so
-/// no node outlives the demo, whatever path it leaves by.
-struct Nodes {
+/// no node outlives the demo, whatever path it leaves by. Also used by
+/// `sanctuary bench network`.
+pub(crate) struct Nodes {
     children: Vec<Child>,
 }
 
 impl Nodes {
-    fn start(dir: &Path) -> anyhow::Result<Nodes> {
+    pub(crate) fn start(dir: &Path) -> anyhow::Result<Nodes> {
         let exe = std::env::current_exe().context("cannot find the sanctuary executable")?;
         let mut nodes = Nodes {
             children: Vec::new(),
@@ -53,7 +54,12 @@ impl Nodes {
         Ok(nodes)
     }
 
-    fn stop(&mut self) {
+    /// The node processes' ids, in party order.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    pub(crate) fn stop(&mut self) {
         for c in &self.children {
             if let Ok(pid) = i32::try_from(c.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -117,14 +123,14 @@ struct DemoReport {
     network_dir: Option<PathBuf>,
 }
 
-async fn wait_ready(client: &Client) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+pub(crate) async fn wait_ready(client: &Client, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
     for party in PartyId::ALL {
         loop {
             match client.health(party).await {
                 Ok(h) if h["ready"] == true => break,
                 _ if Instant::now() > deadline => {
-                    bail!("node {party} did not become ready within 60 s (see its node.log)")
+                    bail!("node {party} did not become ready within {limit:?} (see its node.log)")
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -343,7 +349,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let outcome = rt.block_on(async {
-        wait_ready(&client).await?;
+        wait_ready(&client, Duration::from_secs(60)).await?;
         let h = client.health(PartyId::P0).await?;
         if let Some(s) = h["storage"].as_str() {
             report.storage = s.to_owned();

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod bench;
+mod bench_network;
 mod cli;
 mod client_ops;
 mod demo;
