@@ -80,6 +80,8 @@ struct Report {
     /// Largest resident set of the three nodes after start-up.
     node_rss_mib_max: f64,
     node_rss_over_shares: f64,
+    /// Largest peak resident set (VmHWM) of the three nodes after start-up.
+    node_peak_rss_mib_max: f64,
     enrolls: usize,
     enroll_per_s: f64,
     enroll_ms: f64,
@@ -144,10 +146,11 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Resident set size of a process, from `/proc` (Linux), in MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
+/// A memory figure of a process from `/proc/PID/status` (Linux), in MiB:
+/// `VmRSS:` (resident now) or `VmHWM:` (peak resident).
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -306,8 +309,15 @@ pub(crate) fn run(args: &BenchNetworkArgs) -> anyhow::Result<ExitCode> {
     let outcome = rt.block_on(async {
         wait_ready(&client, Duration::from_secs(3600)).await?;
         report.startup_seconds = t.elapsed().as_secs_f64();
-        let rss: Vec<f64> = nodes.pids().iter().filter_map(|&p| rss_mib(p)).collect();
-        report.node_rss_mib_max = rss.iter().copied().fold(0.0, f64::max);
+        let max = |field| {
+            nodes
+                .pids()
+                .iter()
+                .filter_map(|&p| status_mib(p, field))
+                .fold(0.0, f64::max)
+        };
+        report.node_rss_mib_max = max("VmRSS:");
+        report.node_peak_rss_mib_max = max("VmHWM:");
         report.node_rss_over_shares = report.node_rss_mib_max / report.share_mib_per_node;
         if !args.json {
             eprintln!(
@@ -443,8 +453,12 @@ fn print_report(r: &Report) {
         r.preload_seconds, r.preload_per_s
     );
     println!(
-        "  node start-up    {:>9.1} s (load {:.0} MiB of shares per node; RSS {:.0} MiB = {:.2}x)",
-        r.startup_seconds, r.share_mib_per_node, r.node_rss_mib_max, r.node_rss_over_shares
+        "  node start-up    {:>9.1} s (load {:.0} MiB of shares per node; RSS {:.0} MiB = {:.2}x, peak {:.0} MiB)",
+        r.startup_seconds,
+        r.share_mib_per_node,
+        r.node_rss_mib_max,
+        r.node_rss_over_shares,
+        r.node_peak_rss_mib_max
     );
     println!(
         "  enroll           {:>9.1} ms each ({:.2}/s, {} enrollments)",
