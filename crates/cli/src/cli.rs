@@ -6,8 +6,9 @@ use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
+use crate::bench_network::BenchNetworkArgs;
 use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
-use crate::{bench, client_ops, demo, eval, wallet, weave};
+use crate::{bench, bench_network, client_ops, demo, eval, wallet, weave};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -26,8 +27,9 @@ enum Command {
     /// report, and shut down.
     Demo(DemoArgs),
     /// Benchmark MPC matching against a plaintext scan of the same data
-    /// (three parties in this process, over in-process channels).
-    Bench(BenchArgs),
+    /// (three parties in this process, over in-process channels); `bench
+    /// network` measures the whole network end to end.
+    Bench(BenchCmd),
     /// Measure face or iris accuracy on a labelled image folder (EER, FNMR at
     /// FMR 1e-3, DET plot), then re-run the same pair decisions through
     /// 3-party MPC in this process and count disagreements.
@@ -175,6 +177,19 @@ pub(crate) struct DemoArgs {
     /// Seed for the generated population.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Enroll real faces from this labelled folder (`ID/K.ext` or
+    /// `ID_K.ext`), one identity per person, embedded by the capture
+    /// pipeline; synthetic embeddings fill the rest of the population.
+    /// Default: `../shared/data/faces/orl` (ORL) where present.
+    #[arg(long, conflicts_with = "synthetic")]
+    pub(crate) faces: Option<PathBuf>,
+    /// Use synthetic embeddings only, even where face images are present.
+    #[arg(long)]
+    pub(crate) synthetic: bool,
+    /// Images embedded per real identity: the first is enrolled, the others
+    /// are fresh captures for verification and re-enrolment attempts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub(crate) face_images: u16,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub(crate) json: bool,
@@ -218,6 +233,24 @@ impl From<KindArg> for TemplateKind {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct BenchCmd {
+    #[command(subcommand)]
+    network: Option<BenchSub>,
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchSub {
+    /// End to end over loopback mutual TLS: preload N enrollments into each
+    /// node's store, start three node processes (start-up time, memory),
+    /// then time enroll, dedupe and verify through the client API, every
+    /// decision checked against a plaintext scan.
+    Network(BenchNetworkArgs),
+}
+
+#[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Template kind.
     #[arg(long, value_enum, default_value = "embedding")]
@@ -241,7 +274,11 @@ pub(crate) struct BenchArgs {
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(BenchCmd {
+            network: Some(BenchSub::Network(args)),
+            ..
+        }) => bench_network::run(&args),
+        Command::Bench(BenchCmd { args, .. }) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Network(NetworkCmd::Init {

@@ -12,27 +12,29 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sanctuary_consent::{ConsentToken, NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_node::wire::EnrollStatus;
 use sanctuary_node::{Client, Consent, NetworkFile, NodeError};
-use sanctuary_store::EnrollmentId;
 use sanctuary_share::PartyId;
+use sanctuary_store::EnrollmentId;
 use sanctuary_template::{EmbeddingParams, Template};
 use serde::Serialize;
 
 use crate::cli::DemoArgs;
+use crate::faces::{self, Population, RealFaces};
 use crate::synth;
 
 /// Node processes that are stopped (SIGTERM, then SIGKILL) when dropped, so
-/// no node outlives the demo, whatever path it leaves by.
-struct Nodes {
+/// no node outlives the demo, whatever path it leaves by. Also used by
+/// `sanctuary bench network`.
+pub(crate) struct Nodes {
     dir: PathBuf,
     children: Vec<Option<Child>>,
 }
 
 impl Nodes {
-    fn start(dir: &Path) -> anyhow::Result<Nodes> {
+    pub(crate) fn start(dir: &Path) -> anyhow::Result<Nodes> {
         let mut nodes = Nodes {
             dir: dir.to_owned(),
             children: vec![None, None, None],
@@ -89,7 +91,12 @@ impl Nodes {
         }
     }
 
-    fn stop(&mut self) {
+    /// The running node processes' ids, in party order.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().flatten().map(Child::id).collect()
+    }
+
+    pub(crate) fn stop(&mut self) {
         for c in self.children.iter().flatten() {
             if let Ok(pid) = i32::try_from(c.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -123,6 +130,14 @@ struct DemoReport {
     dedupe_hits: usize,
     dedupe_total: usize,
     deletions_verified: usize,
+    /// Real identities enrolled (their first image); 0 when synthetic only.
+    real_faces_enrolled: usize,
+    /// Face images embedded by the capture pipeline for the demo.
+    face_images_embedded: usize,
+    /// Wall-clock seconds spent loading the face models and embedding.
+    face_embed_seconds: f64,
+    face_dataset: Option<PathBuf>,
+    face_credit: Option<&'static str>,
     forbidden_requests_tried: usize,
     forbidden_requests_refused: usize,
     refusals: Vec<String>,
@@ -142,14 +157,14 @@ struct DemoReport {
     weave: crate::weave::WeaveReport,
 }
 
-async fn wait_ready(client: &Client) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+pub(crate) async fn wait_ready(client: &Client, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
     for party in PartyId::ALL {
         loop {
             match client.health(party).await {
                 Ok(h) if h["ready"] == true => break,
                 _ if Instant::now() > deadline => {
-                    bail!("node {party} did not become ready within 60 s (see its node.log)")
+                    bail!("node {party} did not become ready within {limit:?} (see its node.log)")
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -211,6 +226,7 @@ struct Subjects {
 async fn scenario(
     args: &DemoArgs,
     client: &Client,
+    faces: Option<RealFaces>,
     report: &mut DemoReport,
 ) -> anyhow::Result<Subjects> {
     let params = EmbeddingParams {
@@ -220,14 +236,22 @@ async fn scenario(
     let t_int = params.threshold_int();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let quiet = args.json;
-    report.templates = format!("synthetic {}-d embeddings (seed {})", params.dim, args.seed);
+    let people = Population::new(faces, args.population, params, &mut rng);
+    report.templates = if people.real_count() > 0 {
+        format!(
+            "{} real faces (capture pipeline) + {} synthetic {}-d embeddings (seed {})",
+            people.real_count(),
+            people.len() - people.real_count(),
+            params.dim,
+            args.seed
+        )
+    } else {
+        format!("synthetic {}-d embeddings (seed {})", params.dim, args.seed)
+    };
     let long = time::Duration::minutes(30);
 
-    // Enroll the population: each person has a wallet that signs their
-    // enrollment and binds it to their key.
-    let people: Vec<_> = (0..args.population)
-        .map(|_| synth::embedding(&mut rng, params.dim))
-        .collect();
+    // Enroll the population (real identities first): each person has a
+    // wallet that signs their enrollment and binds it to their key.
     let mut wallets: Vec<Wallet> = (0..people.len())
         .map(|_| Wallet::create(time::OffsetDateTime::now_utc()))
         .collect();
@@ -244,9 +268,8 @@ async fn scenario(
         None,
     )?;
     let expired_at = Instant::now() + Duration::from_secs(2);
-    let enrolled_q: Vec<_> = people
-        .iter()
-        .map(|e| synth::quantize(e, &params))
+    let mut enrolled_q: Vec<_> = (0..people.len())
+        .map(|k| people.enrollment(k))
         .collect::<Result<_, _>>()?;
     let mut ids = Vec::new();
     let b = bar(people.len(), "enrolling", quiet);
@@ -271,24 +294,26 @@ async fn scenario(
     b.finish_and_clear();
     report.enroll_per_s = people.len() as f64 / t0.elapsed().as_secs_f64();
     report.enrolled = ids.iter().filter(|i| i.is_some()).count();
+    report.real_faces_enrolled = ids[..people.real_count()]
+        .iter()
+        .filter(|i| i.is_some())
+        .count();
 
-    // Re-enrolment attempts: fresh captures of enrolled people, under a new
-    // key (someone trying to get a second identity).
+    // Re-enrolment attempts: fresh captures of enrolled people (another
+    // image of a real identity where there are any), under a new key
+    // (someone trying to get a second identity).
     let dup_n = (args.population / 20).max(1).min(args.population);
     report.duplicates_tried = dup_n;
     for _ in 0..dup_n {
-        let k = rng.random_range(0..people.len());
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[k], 0.5),
-            &params,
-        )?;
+        let k = people.pick(&mut rng);
+        let probe = people.capture(&mut rng, k)?;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
             .any(|(e, id)| id.is_some() && probe.matches(e, t_int));
         let second_self = Wallet::create(time::OffsetDateTime::now_utc());
         let r = client
-            .enroll(&Template::Embedding(probe), &second_self, SITE)
+            .enroll(&Template::Embedding(probe.clone()), &second_self, SITE)
             .await?;
         let refused = r.status == EnrollStatus::AlreadyEnrolled;
         if refused {
@@ -296,6 +321,11 @@ async fn scenario(
         }
         if refused != expect {
             report.disagreements_with_plaintext += 1;
+        }
+        if let Some(id) = r.enrollment_id {
+            // Not recognised: now enrolled too, and later checks expect it.
+            enrolled_q.push(probe);
+            ids.push(Some(id));
         }
     }
 
@@ -307,7 +337,7 @@ async fn scenario(
     let t1 = Instant::now();
     let mut verifies = 0;
     for _ in 0..checks {
-        let k = rng.random_range(0..people.len());
+        let k = people.pick(&mut rng);
         let Some(id) = ids[k] else { continue };
         let consent = token(
             &mut wallets[k],
@@ -317,10 +347,7 @@ async fn scenario(
             long,
             Some(2),
         )?;
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[k], 0.5),
-            &params,
-        )?;
+        let probe = people.capture(&mut rng, k)?;
         let expect = probe.matches(&enrolled_q[k], t_int);
         let got = client
             .verify(id, &Template::Embedding(probe), &consent)
@@ -332,11 +359,8 @@ async fn scenario(
         verifies += 1;
         b.inc(1);
 
-        let other = (k + 1 + rng.random_range(0..people.len() - 1)) % people.len();
-        let probe = synth::quantize(
-            &synth::genuine_embedding(&mut rng, &people[other], 0.5),
-            &params,
-        )?;
+        let other = people.other(&mut rng, k);
+        let probe = people.capture(&mut rng, other)?;
         let expect = probe.matches(&enrolled_q[k], t_int);
         let got = client
             .verify(id, &Template::Embedding(probe), &consent)
@@ -357,15 +381,11 @@ async fn scenario(
     let t2 = Instant::now();
     for i in 0..dn {
         let (probe, mut stranger, k) = if i % 2 == 0 {
-            let k = rng.random_range(0..people.len());
-            (
-                synth::genuine_embedding(&mut rng, &people[k], 0.5),
-                None,
-                Some(k),
-            )
+            let k = people.pick(&mut rng);
+            (people.capture(&mut rng, k)?, None, Some(k))
         } else {
             (
-                synth::embedding(&mut rng, params.dim),
+                synth::quantize(&synth::embedding(&mut rng, params.dim), &params)?,
                 Some(Wallet::create(time::OffsetDateTime::now_utc())),
                 None,
             )
@@ -380,7 +400,6 @@ async fn scenario(
         if let Some(k) = k {
             tagged[k] += 1;
         }
-        let probe = synth::quantize(&probe, &params)?;
         let expect = enrolled_q
             .iter()
             .zip(&ids)
@@ -451,7 +470,10 @@ async fn shares_gone(client: &Client, id: &EnrollmentId) -> anyhow::Result<bool>
         return Ok(false);
     };
     for i in 0..3 {
-        let url = format!("sqlite://{}", dir.join(format!("node-{i}/node.db")).display());
+        let url = format!(
+            "sqlite://{}",
+            dir.join(format!("node-{i}/node.db")).display()
+        );
         let store = sanctuary_store::Store::open(&url).await?;
         let held = store.has_share(id).await?;
         store.close().await;
@@ -496,7 +518,14 @@ async fn forbidden_requests(
         "no_open_identification",
         client.identify("data-merchant.example").await.map(|_| true),
     ));
-    let c = token(&mut wallets[k], network, BANK, &[Purpose::Verify], long, None)?;
+    let c = token(
+        &mut wallets[k],
+        network,
+        BANK,
+        &[Purpose::Verify],
+        long,
+        None,
+    )?;
     let wrong_rp = Consent {
         relying_party: "insurer.example".into(),
         token: c.token.clone(),
@@ -506,7 +535,14 @@ async fn forbidden_requests(
         "token_wrong_audience",
         client.verify(id, &probe, &wrong_rp).await,
     ));
-    let c = token(&mut wallets[k], network, BANK, &[Purpose::Dedupe], long, None)?;
+    let c = token(
+        &mut wallets[k],
+        network,
+        BANK,
+        &[Purpose::Dedupe],
+        long,
+        None,
+    )?;
     tries.push((
         "token used for another purpose",
         "token_wrong_purpose",
@@ -517,7 +553,14 @@ async fn forbidden_requests(
         "token_expired",
         client.verify(id, &probe, &expired).await,
     ));
-    let c = token(&mut wallets[k], network, BANK, &[Purpose::Verify], long, Some(1))?;
+    let c = token(
+        &mut wallets[k],
+        network,
+        BANK,
+        &[Purpose::Verify],
+        long,
+        Some(1),
+    )?;
     let first = client.verify(id, &probe, &c).await;
     tagged[k] += 1;
     if first.is_err() {
@@ -609,7 +652,9 @@ async fn forbidden_requests(
         match got {
             Err(NodeError::Refused { code, party, .. }) if code == want => {
                 report.forbidden_requests_refused += 1;
-                report.refusals.push(format!("{what}: refused by {party} ({code})"));
+                report
+                    .refusals
+                    .push(format!("{what}: refused by {party} ({code})"));
             }
             other => report
                 .refusals
@@ -638,6 +683,8 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         sanctuary_node::init_network(&dir, ["127.0.0.1"; 3], "sanctuary-demo", Default::default())?;
     let net = NetworkFile::load(&net_path)?;
     let mut nodes = Nodes::start(&dir)?;
+    // Embedding the faces overlaps with the nodes starting up.
+    let faces = real_faces(args, &net.matching.embedding)?;
     let client = Client::new(net)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -648,6 +695,12 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         population: args.population,
         ..Default::default()
     };
+    if let Some(f) = &faces {
+        report.face_images_embedded = f.images - f.failed;
+        report.face_embed_seconds = f.seconds;
+        report.face_dataset = Some(f.dir.clone());
+        report.face_credit = faces::credit(&f.dir);
+    }
     if !args.json {
         eprintln!(
             "started 3 node processes in {} (mutual TLS on loopback, SQLite storage)",
@@ -656,12 +709,12 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = DEMO_DIR.set(dir.clone());
     let outcome = rt.block_on(async {
-        wait_ready(&client).await?;
+        wait_ready(&client, Duration::from_secs(60)).await?;
         let h = client.health(PartyId::P0).await?;
         if let Some(s) = h["storage"].as_str() {
             report.storage = s.to_owned();
         }
-        let subjects = scenario(args, &client, &mut report).await?;
+        let subjects = scenario(args, &client, faces, &mut report).await?;
         report.weave = crate::weave::demo_weaving(&client, &dir, 3).await?;
         log_scene(&client, &subjects, &mut report).await?;
         Ok::<_, anyhow::Error>(subjects)
@@ -679,16 +732,18 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report);
     }
-    Ok(if report.disagreements_with_plaintext == 0
-        && report.forbidden_requests_refused == report.forbidden_requests_tried
-        && report.rogue_node_blocked
-        && report.tamper_detected
-        && report.audit_mismatches == 0
-    {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if report.disagreements_with_plaintext == 0
+            && report.forbidden_requests_refused == report.forbidden_requests_tried
+            && report.rogue_node_blocked
+            && report.tamper_detected
+            && report.audit_mismatches == 0
+        {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// The transparency log: get the whole log co-signed, and let subjects
@@ -757,7 +812,7 @@ fn tamper_scene(
     };
     nodes.start_one(2)?;
     rt.block_on(async {
-        wait_ready(client).await?;
+        wait_ready(client, Duration::from_secs(60)).await?;
         let caught = client.audit_subject(PartyId::P2, key).await.is_err();
         let honest = client.audit_subject(PartyId::P0, key).await.is_ok();
         let log = client.audit_log(None, true).await?;
@@ -806,10 +861,17 @@ fn rogue_scene(
                 a.op,
                 a.refusals
                     .iter()
-                    .map(|(p, r)| format!("{p} refused ({})", r.as_deref().unwrap_or("NOT REFUSED")))
+                    .map(|(p, r)| format!(
+                        "{p} refused ({})",
+                        r.as_deref().unwrap_or("NOT REFUSED")
+                    ))
                     .collect::<Vec<_>>()
                     .join(", "),
-                if a.computed { "; COMPUTED" } else { "; nothing computed" }
+                if a.computed {
+                    "; COMPUTED"
+                } else {
+                    "; nothing computed"
+                }
             ));
         }
         let all_refused = attempts.iter().all(|a| {
@@ -827,6 +889,40 @@ fn rogue_scene(
         report.rogue_node_blocked = all_refused && recorded;
         Ok(())
     })
+}
+
+/// The real faces to enroll: `--faces`, else the default folder where
+/// present (falling back to synthetic with a message if it cannot be used),
+/// none with `--synthetic`.
+fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Option<RealFaces>> {
+    let per_identity = usize::from(args.face_images);
+    let identities = args.population;
+    if args.synthetic {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.faces {
+        return faces::load(dir, identities, per_identity, params, args.json).map(Some);
+    }
+    let Some(dir) = faces::find_default() else {
+        eprintln!(
+            "no face images at {}: enrolling synthetic embeddings (see --faces)",
+            faces::default_dirs()[0].display()
+        );
+        return Ok(None);
+    };
+    if !args.json {
+        eprintln!("embedding face images from {} ...", dir.display());
+    }
+    match faces::load(&dir, identities, per_identity, params, args.json) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) => {
+            eprintln!(
+                "cannot use the faces in {}: {e:#}; enrolling synthetic embeddings",
+                dir.display()
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn print_report(r: &DemoReport) {
@@ -858,6 +954,18 @@ fn print_report(r: &DemoReport) {
         "  verify latency       {:>9.1} ms per query",
         r.verify_ms_per_query
     );
+    if let Some(dir) = &r.face_dataset {
+        println!(
+            "  real faces           {:>6} enrolled, {} images embedded in {:.1} s from {}",
+            r.real_faces_enrolled,
+            r.face_images_embedded,
+            r.face_embed_seconds,
+            dir.display()
+        );
+    }
+    if let Some(credit) = r.face_credit {
+        println!("  ({credit})");
+    }
     println!(
         "  deletions verified   {:>6} (shares gone from every node's database)",
         r.deletions_verified

@@ -13,9 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sanctuary_mpc::{Session, Transport};
 use sanctuary_net::{MeshConfig, NodeKey, PeerConfig, PeerMesh};
-use sanctuary_node::wire::{
-    CONTROL_SESSION, Op, OpStart, Position, op_digest, session_id,
-};
+use sanctuary_node::wire::{CONTROL_SESSION, Op, OpStart, Position, op_digest, session_id};
 use sanctuary_node::{Client, NodeConfig};
 use sanctuary_share::PartyId;
 

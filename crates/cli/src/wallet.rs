@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use sanctuary_consent::{
-    Attenuation, ConsentToken, KdfParams, NetworkId, Purpose, RelyingPartyId, Revocation,
-    TokenId, TokenRequest, Wallet,
+    Attenuation, ConsentToken, KdfParams, NetworkId, Purpose, RelyingPartyId, Revocation, TokenId,
+    TokenRequest, Wallet,
 };
 use sanctuary_log::SignedNote;
 use sanctuary_node::{Client, NetworkFile};
@@ -295,8 +295,14 @@ pub(crate) struct AuditArgs {
     #[arg(long)]
     pub(crate) network: PathBuf,
     /// Subject mode: the wallet whose entries to find.
-    #[command(flatten)]
-    pub(crate) wallet: Option<WalletArgs>,
+    #[arg(long)]
+    pub(crate) wallet: Option<PathBuf>,
+    /// Environment variable holding the wallet passphrase.
+    #[arg(long, default_value = "SANCTUARY_WALLET_PASSPHRASE")]
+    pub(crate) passphrase_env: String,
+    /// File holding the wallet passphrase, instead of the environment.
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
     /// Auditor mode: check every node's co-signed checkpoint, consistency
     /// with `--from`, and that each node's entries hash to its root.
     #[arg(long)]
@@ -353,7 +359,11 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         ) {
             std::fs::write(path, newest.note().to_string())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            println!("saved checkpoint of size {} to {}", newest.size(), path.display());
+            println!(
+                "saved checkpoint of size {} to {}",
+                newest.size(),
+                path.display()
+            );
         }
         let ok = audit.forks.is_empty() && audit.tampered.is_empty();
         println!(
@@ -372,6 +382,11 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(wallet) = &args.wallet else {
         bail!("give --wallet (your own entries) or --log (auditor)");
+    };
+    let wallet = WalletArgs {
+        wallet: wallet.clone(),
+        passphrase_env: args.passphrase_env.clone(),
+        passphrase_file: args.passphrase_file.clone(),
     };
     let party = PartyId::ALL
         .get(args.node)

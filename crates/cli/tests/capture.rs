@@ -34,6 +34,10 @@ fn orl() -> Option<PathBuf> {
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
+        .env(
+            "SANCTUARY_WALLET_PASSPHRASE",
+            "correct horse battery staple",
+        )
         .output()
         .expect("run the sanctuary binary")
 }
@@ -236,7 +240,55 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
         run(&args)
     };
 
-    let out = client("enroll", &[], &img("s1_1.pgm"));
+    // Two subjects with wallets; Alice gives a bank a consent token.
+    let wallet = |name: &str| -> String {
+        let path = tmp.path().join(format!("{name}.wallet"));
+        let p = path.to_str().expect("UTF-8 path").to_owned();
+        let out = run(&["wallet", "new", "--wallet", &p]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A second `new` never overwrites a wallet.
+        assert!(!run(&["wallet", "new", "--wallet", &p]).status.success());
+        p
+    };
+    let (alice, bob) = (wallet("alice"), wallet("bob"));
+    let subject_of = |w: &str| -> String {
+        let out = run(&["wallet", "export", "--wallet", w]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_json(&out)["subject"]
+            .as_str()
+            .expect("subject")
+            .to_owned()
+    };
+    let issue = |w: &str, audience: &str, purpose: &str| -> String {
+        let out = run(&[
+            "consent",
+            "issue",
+            "--wallet",
+            w,
+            "--network",
+            net_arg,
+            "--audience",
+            audience,
+            "--purpose",
+            purpose,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+
+    let out = client("enroll", &["--wallet", &alice], &img("s1_1.pgm"));
     assert!(
         out.status.success(),
         "{}",
@@ -255,19 +307,42 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
     );
 
     // Another photo of the same person is refused.
-    let out = client("enroll", &[], &img("s1_2.pgm"));
+    let out = client("enroll", &["--wallet", &bob], &img("s1_2.pgm"));
     assert!(out.status.success());
     assert_eq!(stdout_json(&out)["status"], "already_enrolled");
 
     // 1:1 with another photo (PGM and JPEG), and with someone else.
-    let out = client("verify", &["--enrollment", &id], &img("s1_2.pgm"));
+    let bank = issue(&alice, "bank.example", "verify");
+    let out = client(
+        "verify",
+        &[
+            "--enrollment",
+            &id,
+            "--relying-party",
+            "bank.example",
+            "--token",
+            &bank,
+        ],
+        &img("s1_2.pgm"),
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout_json(&out)["match"], true);
-    let out = client("verify", &["--enrollment", &id], path_str(&jpeg));
+    let out = client(
+        "verify",
+        &[
+            "--enrollment",
+            &id,
+            "--relying-party",
+            "bank.example",
+            "--token",
+            &bank,
+        ],
+        path_str(&jpeg),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -276,27 +351,138 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
     let j = stdout_json(&out);
     assert_eq!(j["match"], true);
     assert_eq!(j["image"], path_str(&jpeg));
-    let out = client("verify", &["--enrollment", &id], &img("s2_1.pgm"));
+    let out = client(
+        "verify",
+        &[
+            "--enrollment",
+            &id,
+            "--relying-party",
+            "bank.example",
+            "--token",
+            &bank,
+        ],
+        &img("s2_1.pgm"),
+    );
     assert_eq!(out.status.code(), Some(1), "an impostor does not match");
     assert_eq!(stdout_json(&out)["match"], false);
 
     // 1:N.
-    let out = client("dedupe", &[], path_str(&jpeg));
+    let bob_key = subject_of(&bob);
+    let check = issue(&bob, "enrollment-site.local", "dedupe");
+    let dedupe_args = [
+        "--relying-party",
+        "enrollment-site.local",
+        "--token",
+        check.as_str(),
+        "--subject",
+        bob_key.as_str(),
+    ];
+    let out = client("dedupe", &dedupe_args, path_str(&jpeg));
     assert!(out.status.success());
     assert_eq!(stdout_json(&out)["already_enrolled"], true);
-    let out = client("dedupe", &[], &img("s2_1.pgm"));
+    let out = client("dedupe", &dedupe_args, &img("s2_1.pgm"));
     assert!(out.status.success());
     assert_eq!(stdout_json(&out)["already_enrolled"], false);
 
     // A refused capture names the file and the reason.
     let bad = tmp.path().join("not-a-photo.jpg");
     std::fs::write(&bad, b"not a JPEG").expect("write");
-    let out = client("enroll", &[], path_str(&bad));
+    let out = client("enroll", &["--wallet", &alice], path_str(&bad));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("not-a-photo.jpg") && err.contains("unreadable or unsupported image"),
         "{err}"
+    );
+
+    // Alice audits her own entries; an auditor checks the whole log and
+    // saves the checkpoint for next time.
+    let out = run(&["audit", "--network", net_arg, "--wallet", &alice, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = stdout_json(&out);
+    // Enroll, three verifications with her token.
+    assert_eq!(j["entries"].as_array().map(Vec::len), Some(4), "{j}");
+    assert!(j["checkpoint_signers"].as_u64().expect("signers") >= 2);
+    let saved = tmp.path().join("checkpoint.txt");
+    let out = run(&[
+        "audit",
+        "--log",
+        "--network",
+        net_arg,
+        "--save",
+        path_str(&saved),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("log consistent"));
+
+    // Alice revokes every token: the bank's is refused, naming why.
+    let out = run(&[
+        "consent",
+        "revoke",
+        "--wallet",
+        &alice,
+        "--network",
+        net_arg,
+        "--all",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = client(
+        "verify",
+        &[
+            "--enrollment",
+            &id,
+            "--relying-party",
+            "bank.example",
+            "--token",
+            &bank,
+        ],
+        &img("s1_2.pgm"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token_revoked"));
+    // Bob cannot delete Alice's enrollment; Alice can.
+    let del = |w: &str| {
+        run(&[
+            "delete",
+            "--network",
+            net_arg,
+            "--enrollment",
+            &id,
+            "--wallet",
+            w,
+        ])
+    };
+    let out = del(&bob);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("statement_wrong_subject"));
+    assert!(del(&alice).status.success());
+    // The log grew consistently from the saved checkpoint.
+    let out = run(&[
+        "audit",
+        "--log",
+        "--network",
+        net_arg,
+        "--from",
+        path_str(&saved),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     drop(nodes);
 }

@@ -2,6 +2,7 @@
 //! three node processes, runs the scenario, reports, and leaves no node
 //! running.
 
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -16,6 +17,7 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
             "--checks",
             "10",
             "--json",
+            "--synthetic",
             "--dir",
         ])
         .arg(&net_dir)
@@ -31,6 +33,13 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
     assert_eq!(v["nodes"], 3);
     assert_eq!(v["storage"], "sqlite");
+    assert_eq!(v["real_faces_enrolled"], 0);
+    assert!(
+        v["templates"]
+            .as_str()
+            .expect("templates")
+            .starts_with("synthetic")
+    );
     assert_eq!(v["disagreements_with_plaintext"], 0);
     assert_eq!(v["enrolled"], 60);
     assert!(v["duplicates_refused"].as_u64().expect("count") >= 1);
@@ -72,4 +81,83 @@ fn demo_refuses_a_population_too_small() {
         .expect("run demo");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--population"));
+}
+
+/// `../shared/data/faces/orl` from the repository root, if present.
+fn orl() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/orl");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: ORL faces not found at {} (../shared/data is absent)",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn demo_enrolls_real_faces_by_default_and_agrees_with_plaintext() {
+    let Some(orl) = orl() else { return };
+    // Run from the repository root, as the README does, so that the default
+    // `../shared/data/faces/orl` is found without `--faces`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+        .current_dir(&root)
+        .args([
+            "demo",
+            "--population",
+            "50",
+            "--checks",
+            "20",
+            "--face-images",
+            "3",
+            "--json",
+        ])
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(v["disagreements_with_plaintext"], 0, "{v}");
+    // One enrollment per ORL identity (40), the rest synthetic.
+    assert_eq!(v["real_faces_enrolled"], 40, "{v}");
+    assert_eq!(v["face_images_embedded"], 120, "{v}");
+    let templates = v["templates"].as_str().expect("templates");
+    assert!(templates.starts_with("40 real faces"), "{templates}");
+    assert!(
+        v["face_credit"]
+            .as_str()
+            .expect("credit")
+            .contains("AT&T Laboratories Cambridge")
+    );
+    let dataset = v["face_dataset"].as_str().expect("dataset");
+    assert!(
+        std::fs::canonicalize(root.join(dataset)).ok() == std::fs::canonicalize(&orl).ok(),
+        "{dataset}"
+    );
+    // Genuine checks and re-enrolment attempts use other images of enrolled
+    // ORL people; impostors are other ORL people. At cosine 0.5 the
+    // capture pipeline separates ORL well (docs/ACCURACY.md).
+    assert_eq!(v["genuine_total"], 20);
+    assert!(v["genuine_accepted"].as_u64().expect("count") >= 17, "{v}");
+    assert_eq!(v["impostor_accepted"], 0, "{v}");
+    assert!(v["duplicates_refused"].as_u64().expect("count") >= 1, "{v}");
+}
+
+#[test]
+fn demo_with_a_missing_face_folder_fails_clearly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+        .args(["demo", "--population", "5", "--faces", "/nonexistent/faces"])
+        .output()
+        .expect("run demo");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/faces"), "{err}");
 }

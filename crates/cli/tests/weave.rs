@@ -98,8 +98,8 @@ fn weaving_commands_end_to_end() {
         );
     }
 
-    let (alice, alice_subject) = new_wallet(dir, "alice");
-    let (bob, bob_subject) = new_wallet(dir, "bob");
+    let (alice, _) = new_wallet(dir, "alice");
+    let (bob, _) = new_wallet(dir, "bob");
     let (carol, _) = new_wallet(dir, "carol");
     let network = NetworkFile::load(&net_file).expect("network file");
     let params = network.matching.embedding;

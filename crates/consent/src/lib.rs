@@ -100,16 +100,16 @@ pub mod wallet;
 pub use error::{Error, PolicyFileError, StatementError, TokenError, WalletError};
 pub use gate::{ConsentChecked, ConsentGate};
 // The wallet's audit key is the log's: one concept, one type.
-pub use sanctuary_log::{AuditKey, AuditTag};
 pub use ids::{
-    InvalidId, InvalidKey, InvalidTokenId, NetworkId, Purpose, RelyingPartyId,
-    SubjectPublicKey, TokenId, UnknownPurpose,
+    InvalidId, InvalidKey, InvalidTokenId, NetworkId, Purpose, RelyingPartyId, SubjectPublicKey,
+    TokenId, UnknownPurpose,
 };
 pub use policy::{
     Allowed, Disclosure, Policy, PolicyViolation, PublishedPolicy, PublishedRule, Request, Rule,
 };
 pub use ratelimit::{Clock, ManualClock, RateLimit, RateLimiter, SystemClock};
 pub use receipt::{ConsentReceipt, PiiController, RECEIPT_SCHEMA, ReceiptPurpose};
+pub use sanctuary_log::{AuditKey, AuditTag};
 pub use statement::{
     DeletionRequest, EnrollmentStatement, Revocation, RevocationScope, SignedStatement, Statement,
     Verified, sign_enrollment,

@@ -47,9 +47,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::WalletError;
 use crate::ids::SubjectPublicKey;
-use sanctuary_log::AuditKey;
 use crate::receipt::ConsentReceipt;
 use crate::time_util::truncate;
+use sanctuary_log::AuditKey;
 
 const MAGIC: &[u8; 8] = b"SNCTWLT\0";
 /// Current wallet file format version.

@@ -220,7 +220,9 @@ async fn log_checkpoint(State(node): State<Arc<Node>>) -> Result<Response, NodeE
     let log = node.reader()?;
     match log.latest_checkpoint().await? {
         Some(note) => Ok(text(note.to_string())),
-        None => Err(NodeError::NotFound("co-signed checkpoint (log not yet cosigned)".into())),
+        None => Err(NodeError::NotFound(
+            "co-signed checkpoint (log not yet cosigned)".into(),
+        )),
     }
 }
 

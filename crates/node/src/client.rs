@@ -19,15 +19,15 @@ use sanctuary_consent::{
     SubjectPublicKey, Wallet,
 };
 use sanctuary_log::{
-    AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Entry,
-    ForkEvidence, InclusionProof, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency,
-    detect_fork, subject_audit,
+    AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Entry, ForkEvidence,
+    InclusionProof, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency, detect_fork,
+    subject_audit,
 };
 
 use crate::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
-    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse,
-    deletion_commitment, enrollment_commitment,
+    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, deletion_commitment,
+    enrollment_commitment,
 };
 use crate::{NetworkFile, NodeError};
 

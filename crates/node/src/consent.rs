@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use sanctuary_consent::{
     ConsentGate, ConsentToken, InMemoryReplayGuard, InMemoryRevocationStore, Policy,
-    PolicyViolation, RelyingPartyId, Request, RevocationScope, Rule, SubjectPublicKey,
-    SystemClock, TokenId,
+    PolicyViolation, RelyingPartyId, Request, RevocationScope, Rule, SubjectPublicKey, SystemClock,
+    TokenId,
 };
 use sanctuary_log::{AuditTag, Operation};
 use sanctuary_store::{ConsentWrite, EnrollmentId, Loaded, RevocationRow, TokenUse};
@@ -65,8 +65,7 @@ fn refusal(code: &str, message: impl Into<String>) -> Refusal {
 }
 
 fn rp(id: &str) -> Result<RelyingPartyId, Refusal> {
-    RelyingPartyId::new(id)
-        .map_err(|e| refusal("bad_relying_party", format!("relying party: {e}")))
+    RelyingPartyId::new(id).map_err(|e| refusal("bad_relying_party", format!("relying party: {e}")))
 }
 
 /// What the log entry of an op says, derived from the op alone so that all
@@ -198,17 +197,13 @@ impl NodeConsent {
     ) -> Result<Vec<ConsentWrite>, Refusal> {
         let bound = |id: &EnrollmentId| -> Result<SubjectPublicKey, Refusal> {
             match subject_of(id) {
-                None => Err(refusal(
-                    "unknown_enrollment",
-                    format!("no enrollment {id}"),
-                )),
+                None => Err(refusal("unknown_enrollment", format!("no enrollment {id}"))),
                 Some(None) => Err(refusal(
                     "no_subject_binding",
                     format!("enrollment {id} is bound to no subject key"),
                 )),
-                Some(Some(hex_key)) => parse_subject(&hex_key).ok_or_else(|| {
-                    refusal("no_subject_binding", "stored subject key is invalid")
-                }),
+                Some(Some(hex_key)) => parse_subject(&hex_key)
+                    .ok_or_else(|| refusal("no_subject_binding", "stored subject key is invalid")),
             }
         };
         let token_use = |checked: &sanctuary_consent::ConsentChecked| {

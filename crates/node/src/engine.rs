@@ -30,9 +30,7 @@ use zeroize::Zeroizing;
 use crate::consent::{NodeConsent, entry_fields};
 use crate::seal::{SealKey, SealedBox, seal};
 use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin, node_hashes};
-use crate::wire::{
-    CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, op_digest, session_id,
-};
+use crate::wire::{CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, op_digest, session_id};
 use crate::{NodeConfig, NodeError};
 
 /// Operation counters for `/metrics`.
@@ -159,7 +157,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
-
 
 /// Marker in a [`Position`] sent by the coordinator to call an op off.
 const ABORT: &str = "abort";
@@ -521,10 +518,7 @@ impl Node {
             .collect();
         verdicts.push((party, mine.refusal.clone()));
         verdicts.sort_by_key(|(p, _)| p.index());
-        if let Some((by, refusal)) = verdicts
-            .into_iter()
-            .find_map(|(p, r)| r.map(|r| (p, r)))
-        {
+        if let Some((by, refusal)) = verdicts.into_iter().find_map(|(p, r)| r.map(|r| (p, r))) {
             self.append(
                 st,
                 start,
@@ -827,6 +821,31 @@ impl Node {
         Ok(note)
     }
 
+    /// A halted node's answer to an announced op: a position that matches
+    /// nobody's, naming why, so the op fails at once everywhere and nothing
+    /// is appended.
+    async fn refuse_halted(&self, start: &OpStart, reason: &str) {
+        let Ok(mut s) = self.mesh.session(session_id(start.seq, &start.request_id)) else {
+            return;
+        };
+        let (next_seq, head) = {
+            let st = self.state.lock().await;
+            (st.next_seq, st.root.to_hex())
+        };
+        let pos = Position {
+            next_seq,
+            head,
+            op_digest: format!("halted: {reason}"),
+            refusal: None,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&pos) {
+            let party = self.party();
+            for p in [party.next(), party.prev()] {
+                let _ = sanctuary_mpc::Transport::send(&mut s, p, bytes.clone()).await;
+            }
+        }
+    }
+
     /// Coordinator: runs a cosigning round now and returns the co-signed
     /// checkpoint of the whole log.
     pub async fn cosign_now(&self) -> Result<SignedNote, NodeError> {
@@ -944,7 +963,10 @@ async fn follow(node: Arc<Node>) {
                 continue;
             }
         };
-        if node.check_halted().is_err() {
+        if let Err(e) = node.check_halted() {
+            // Say so at once in the op's session, so the others fail fast
+            // (out of step) instead of waiting for a timeout.
+            node.refuse_halted(&start, &e.to_string()).await;
             continue;
         }
         let mut st = node.state.lock().await;

@@ -68,8 +68,9 @@ fn backend(e: sanctuary_store::StoreError) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
-/// Converts the log crate's node hashes into the store's plain rows.
-pub(crate) fn node_hashes(record: &AppendRecord<'_>) -> Vec<NodeHash> {
+/// Converts the log crate's node hashes into the store's plain rows (for
+/// [`sanctuary_store::AppliedOp::hashes`]).
+pub fn node_hashes(record: &AppendRecord<'_>) -> Vec<NodeHash> {
     record
         .hashes
         .iter()

@@ -56,8 +56,8 @@ fn refused_code<T: std::fmt::Debug>(r: Result<T, NodeError>) -> String {
 async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let net_path = sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default())
-        .expect("init");
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
     let net = NetworkFile::load(&net_path).expect("network file");
     let params = net.matching.embedding;
     let client = Client::new(net).expect("client");
@@ -76,7 +76,11 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
         .enrollment_id
         .expect("id");
     let r = client
-        .enroll(&template(&person(2, &params), &params), &bob, "site.example")
+        .enroll(
+            &template(&person(2, &params), &params),
+            &bob,
+            "site.example",
+        )
         .await
         .expect("enroll bob");
     assert_eq!(r.status, EnrollStatus::Enrolled);
@@ -87,7 +91,13 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     assert!(client.verify(alice_id, &probe, &ok).await.expect("verify"));
 
     // Each kind of refusal has its own code.
-    let expiring = token(&mut alice, BANK, &[Purpose::Verify], Duration::seconds(1), None);
+    let expiring = token(
+        &mut alice,
+        BANK,
+        &[Purpose::Verify],
+        Duration::seconds(1),
+        None,
+    );
     let wrong_rp = Consent {
         relying_party: "insurer.example".into(),
         token: ok.token.clone(),
@@ -102,7 +112,10 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
         "token_wrong_purpose"
     );
     let once = token(&mut alice, BANK, &[Purpose::Verify], long, Some(1));
-    client.verify(alice_id, &probe, &once).await.expect("first use");
+    client
+        .verify(alice_id, &probe, &once)
+        .await
+        .expect("first use");
     assert_eq!(
         refused_code(client.verify(alice_id, &probe, &once).await),
         "token_replayed"
@@ -141,7 +154,11 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     client
         .revoke(
             &alice,
-            Revocation::issued_before(NetworkId::new(NET).expect("id"), now + Duration::seconds(1), now),
+            Revocation::issued_before(
+                NetworkId::new(NET).expect("id"),
+                now + Duration::seconds(1),
+                now,
+            ),
         )
         .await
         .expect("revoke all");
@@ -159,7 +176,10 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     let policy = client.checkpoint_policy().expect("policy");
     let v1 = policy.verify(&cp1).expect("co-signed checkpoint verifies");
     assert!(v1.signers().len() >= 2);
-    let entries = client.entries(PartyId::P0, 0, v1.size()).await.expect("entries");
+    let entries = client
+        .entries(PartyId::P0, 0, v1.size())
+        .await
+        .expect("entries");
     for p in [PartyId::P1, PartyId::P2] {
         assert_eq!(
             client.entries(p, 0, v1.size()).await.expect("entries"),
@@ -185,8 +205,8 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     ] {
         assert!(refused.contains(&want), "{want:?} not logged: {refused:?}");
     }
-    let text = String::from_utf8(entries.iter().flat_map(|e| e.to_bytes()).collect())
-        .expect("utf8");
+    let text =
+        String::from_utf8(entries.iter().flat_map(|e| e.to_bytes()).collect()).expect("utf8");
     assert!(!text.contains(&alice.subject().to_hex()));
     assert!(!text.contains(&alice_id.to_string()));
 
@@ -216,7 +236,10 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     for i in 0..3 {
         let url = config(dir, i).storage_url();
         let store = sanctuary_store::Store::open(&url).await.expect("open");
-        assert!(!store.has_share(&alice_id).await.expect("has_share"), "node {i}");
+        assert!(
+            !store.has_share(&alice_id).await.expect("has_share"),
+            "node {i}"
+        );
         store.close().await;
     }
 
@@ -276,8 +299,11 @@ async fn a_node_without_a_valid_policy_does_not_start() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
-    std::fs::write(dir.join("policy.toml"), "version = 1\nnetwork = \"other\"\n")
-        .expect("write");
+    std::fs::write(
+        dir.join("policy.toml"),
+        "version = 1\nnetwork = \"other\"\n",
+    )
+    .expect("write");
     let err = sanctuary_node::Node::start(config(dir, 1))
         .await
         .expect_err("must refuse");

@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::types::{
-    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, OpRecord, RevocationRow,
-    StateChange, StoredEnrollment, TokenUse,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, OpRecord, RevocationRow, StateChange,
+    StoredEnrollment, TokenUse,
 };
 use crate::url::redact_url;
 
@@ -324,11 +324,10 @@ impl Store {
                     expires_ms: row.try_get(3)?,
                 });
             }
-            let rows = sqlx::query(
-                "SELECT subject, token, before_ms FROM revocations ORDER BY seq",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows =
+                sqlx::query("SELECT subject, token, before_ms FROM revocations ORDER BY seq")
+                    .fetch_all(&mut *tx)
+                    .await?;
             let mut revocations = Vec::with_capacity(rows.len());
             for row in &rows {
                 let subject: String = row.try_get(0)?;

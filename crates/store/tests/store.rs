@@ -181,7 +181,12 @@ fn enroll(seq: u64, id: EnrollmentId, share: &[u8], subject: Option<&str>) -> Ap
 fn delete(seq: u64, id: EnrollmentId) -> AppliedOp {
     AppliedOp {
         change: StateChange::Delete { id },
-        ..AppliedOp::log_only(seq, 0, format!("delete {id} at {seq}").into_bytes(), Vec::new())
+        ..AppliedOp::log_only(
+            seq,
+            0,
+            format!("delete {id} at {seq}").into_bytes(),
+            Vec::new(),
+        )
     }
 }
 
@@ -455,13 +460,19 @@ async fn hashes_and_consent_state_round_trip(f: &Fixture) {
         .iter()
         .cloned()
         .map(ConsentWrite::Revocation)
-        .chain([ConsentWrite::TokenUse(TokenUse { uses: 2, ..use1.clone() })])
+        .chain([ConsentWrite::TokenUse(TokenUse {
+            uses: 2,
+            ..use1.clone()
+        })])
         .collect();
     store.apply(&op).await.expect("revoke");
     // A failed op writes no hash and no consent row.
     let mut bad = AppliedOp::log_only(3, 7_000, b"bad".to_vec(), vec![h(0, 3), h(2, 0)]);
     bad.change = StateChange::Delete { id: id(9) };
-    bad.consent = vec![ConsentWrite::TokenUse(TokenUse { uses: 7, ..use1.clone() })];
+    bad.consent = vec![ConsentWrite::TokenUse(TokenUse {
+        uses: 7,
+        ..use1.clone()
+    })];
     assert!(store.apply(&bad).await.is_err());
 
     store.close().await;

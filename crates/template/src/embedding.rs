@@ -57,9 +57,19 @@ impl EmbeddingParams {
     }
 
     /// The integer threshold on quantised dot products:
-    /// `round(threshold * scale^2)`.
+    /// `ceil(threshold * scale^2)`, computed exactly in `f64` from the `f32`
+    /// parameters.
+    ///
+    /// Rounded up, never to nearest: for an integer score `s`,
+    /// `s >= threshold_int()` holds exactly when `s >= threshold * scale^2`,
+    /// so the quantised matcher (and MPC) never accepts a score that lies
+    /// below the cosine threshold scaled to the integer domain. (Rounding to
+    /// nearest accepted scores up to half a unit below it, which showed up
+    /// as quantisation flips on ORL.)
     pub fn threshold_int(&self) -> i64 {
-        (f64::from(self.threshold) * f64::from(self.scale) * f64::from(self.scale)).round() as i64
+        // f32 * f32 * f32 is exact in f64 up to one rounding of the 72-bit
+        // product, far below one unit at |threshold * scale^2| <= 10^8.
+        (f64::from(self.threshold) * f64::from(self.scale) * f64::from(self.scale)).ceil() as i64
     }
 }
 
@@ -239,5 +249,62 @@ mod tests {
         let b = Embedding::new(vec![0.6, 0.8]).quantize(&p).expect("valid");
         assert_eq!(a.score(&b), 6000);
         assert!(a.matches(&b, p.threshold_int()));
+    }
+
+    #[test]
+    fn integer_threshold_rounds_up() {
+        // 0.50001 * 100^2 = 5000.1: a score of 5000 lies below the cosine
+        // threshold and must be refused (rounding to nearest accepted it).
+        let p = EmbeddingParams {
+            dim: 2,
+            scale: 100.0,
+            threshold: 0.50001,
+        };
+        assert_eq!(p.threshold_int(), 5001);
+        let a = QuantizedEmbedding::from_values(vec![100, 0]).expect("valid");
+        let at = QuantizedEmbedding::from_values(vec![50, 0]).expect("valid");
+        let above = QuantizedEmbedding::from_values(vec![51, 0]).expect("valid");
+        assert_eq!(a.score(&at), 5000);
+        assert!(!a.matches(&at, p.threshold_int()));
+        assert!(a.matches(&above, p.threshold_int()));
+        // An exact product stays put; negative thresholds round up too.
+        let exact = EmbeddingParams {
+            threshold: 0.5,
+            ..p
+        };
+        assert_eq!(exact.threshold_int(), 5000);
+        let neg = EmbeddingParams {
+            threshold: -0.50001,
+            ..p
+        };
+        assert_eq!(neg.threshold_int(), -5000);
+    }
+
+    #[test]
+    fn integer_decision_equals_real_decision_near_the_boundary() {
+        // For every integer score near the boundary, the integer comparison
+        // agrees with the comparison against the real threshold * scale^2.
+        for scale in [1.0f32, 7.0, 100.0, 127.0, 400.0, 1000.0] {
+            for k in -1000..=1000 {
+                let threshold = k as f32 / 1000.0 + 0.000_37;
+                if threshold.abs() > 1.0 {
+                    continue;
+                }
+                let p = EmbeddingParams {
+                    dim: 512,
+                    scale,
+                    threshold,
+                };
+                let t = p.threshold_int();
+                let real = f64::from(threshold) * f64::from(scale) * f64::from(scale);
+                for s in t - 3..=t + 3 {
+                    assert_eq!(
+                        s >= t,
+                        s as f64 >= real,
+                        "scale {scale}, threshold {threshold}, score {s}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! * [`Embedding`]: a float vector (default 512-d), L2-normalised and quantised
 //!   to signed 8-bit ([`QuantizedEmbedding`]); match iff the integer dot product
-//!   is at least [`EmbeddingParams::threshold_int`].
+//!   is at least [`EmbeddingParams::threshold_int`] (the cosine threshold
+//!   times `scale^2`, rounded up).
 //! * [`IrisCode`]: code bits plus mask bits (default 16 x 200 x 4 = 12,800 of
 //!   each); fractional Hamming distance over the common mask, minimum over
 //!   column rotations; match iff some rotation has a non-empty common mask and

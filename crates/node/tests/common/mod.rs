@@ -96,3 +96,19 @@ pub(crate) fn person(seed: u64, params: &EmbeddingParams) -> Embedding {
 pub(crate) fn template(e: &Embedding, params: &EmbeddingParams) -> Template {
     Template::Embedding(e.quantize(params).expect("valid"))
 }
+
+/// A fresh capture of `e`: each value moved by up to ±0.1.
+pub(crate) fn noisy(e: &Embedding, seed: u64) -> Embedding {
+    let mut x = seed | 1;
+    Embedding::new(
+        e.values()
+            .iter()
+            .map(|v| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v + ((x % 201) as f32 / 1000.0 - 0.1)
+            })
+            .collect(),
+    )
+}
