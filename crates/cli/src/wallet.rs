@@ -331,8 +331,8 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|p| -> anyhow::Result<SignedNote> {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read {}", p.display()))?;
-                Ok(SignedNote::parse(&text)
-                    .with_context(|| format!("{} is not a signed note", p.display()))?)
+                SignedNote::parse(&text)
+                    .with_context(|| format!("{} is not a signed note", p.display()))
             })
             .transpose()?;
         let audit = rt.block_on(client.audit_log(saved.as_ref(), true))?;

@@ -168,7 +168,7 @@ fn secrets_are_not_in_debug_output() {
     assert!(
         !bytes
             .windows(32)
-            .any(|win| win == &*w.audit_key().to_bytes())
+            .any(|win| win == *w.audit_key().to_bytes())
     );
 }
 

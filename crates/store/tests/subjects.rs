@@ -29,9 +29,8 @@ async fn subject_enrolled_follows_enroll_and_delete() {
     for (seq, change) in ops.into_iter().enumerate() {
         store
             .apply(&AppliedOp {
-                seq: seq as u64,
-                entry: format!("op {seq}").into_bytes(),
                 change,
+                ..AppliedOp::log_only(seq as u64, 0, format!("op {seq}").into_bytes(), Vec::new())
             })
             .await
             .expect("apply");
@@ -45,11 +44,10 @@ async fn subject_enrolled_follows_enroll_and_delete() {
     assert!(other.subject_enrolled(&alice).await.expect("query"));
     store
         .apply(&AppliedOp {
-            seq: 2,
-            entry: b"delete".to_vec(),
             change: StateChange::Delete {
                 id: EnrollmentId([1; 16]),
             },
+            ..AppliedOp::log_only(2, 0, b"delete".to_vec(), Vec::new())
         })
         .await
         .expect("delete");
