@@ -100,48 +100,58 @@ impl Client {
         &self.net
     }
 
+    /// Sends `req` to `party`'s API and returns the body of a success; a
+    /// refusal becomes [`NodeError::Refused`], any other failure an
+    /// [`NodeError::Http`] naming the URL and the node's message.
+    async fn call(
+        &self,
+        party: PartyId,
+        req: reqwest::RequestBuilder,
+        url: String,
+    ) -> Result<Vec<u8>, NodeError> {
+        let resp = req.send().await.map_err(|e| NodeError::Http {
+            url: url.clone(),
+            message: format!("node {party} unreachable: {e}"),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| NodeError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(ErrorBody {
+                error,
+                message,
+                refused_by: Some(party),
+            }) => NodeError::Refused {
+                party,
+                code: error,
+                message,
+            },
+            Ok(b) => NodeError::Http {
+                url,
+                message: format!("{status}: {}", b.message),
+            },
+            Err(_) => NodeError::Http {
+                url,
+                message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
+            },
+        })
+    }
+
+    /// POSTs an operation to the coordinator.
     async fn post<Q: Serialize, A: DeserializeOwned>(
         &self,
         path: &str,
         body: &Q,
     ) -> Result<A, NodeError> {
         let url = format!("{}{path}", self.net.leader().api_url);
-        let resp = self
-            .http
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| NodeError::Http {
-                url: url.clone(),
-                message: format!("coordinator P0 unreachable: {e}"),
-            })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| NodeError::Http {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(ErrorBody {
-                    error,
-                    message,
-                    refused_by: Some(party),
-                }) => NodeError::Refused {
-                    party,
-                    code: error,
-                    message,
-                },
-                Ok(b) => NodeError::Http {
-                    url,
-                    message: format!("{status}: {}", b.message),
-                },
-                Err(_) => NodeError::Http {
-                    url,
-                    message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
-                },
-            });
-        }
+        let bytes = self
+            .call(PartyId::P0, self.http.post(&url).json(body), url.clone())
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
             url,
             message: format!("bad response: {e}"),
@@ -348,30 +358,11 @@ impl Client {
 
     async fn get_text(&self, party: PartyId, path: &str) -> Result<String, NodeError> {
         let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| NodeError::Http {
-                url: url.clone(),
-                message: format!("node {party} unreachable: {e}"),
-            })?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| NodeError::Http {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-        if !status.is_success() {
-            let message = serde_json::from_str::<ErrorBody>(&body)
-                .map(|b| b.message)
-                .unwrap_or(body);
-            return Err(NodeError::Http {
-                url,
-                message: format!("{status}: {message}"),
-            });
-        }
-        Ok(body)
+        let bytes = self.call(party, self.http.get(&url), url.clone()).await?;
+        String::from_utf8(bytes).map_err(|e| NodeError::Http {
+            url,
+            message: format!("response is not UTF-8: {e}"),
+        })
     }
 
     async fn get_json<A: DeserializeOwned>(
@@ -402,27 +393,11 @@ impl Client {
     /// Asks the coordinator for a cosigning round now; returns the note.
     pub async fn cosign(&self) -> Result<SignedNote, NodeError> {
         let url = format!("{}/v1/log/cosign", self.net.leader().api_url);
-        let resp = self
-            .http
-            .post(&url)
-            .send()
-            .await
-            .map_err(|e| NodeError::Http {
-                url: url.clone(),
-                message: format!("coordinator P0 unreachable: {e}"),
-            })?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| NodeError::Http {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-        if !status.is_success() {
-            return Err(NodeError::Http {
-                url,
-                message: format!("{status}: {body}"),
-            });
-        }
-        SignedNote::parse(&body).map_err(|e| NodeError::Log(e.into()))
+        let bytes = self
+            .call(PartyId::P0, self.http.post(&url), url.clone())
+            .await?;
+        let text = String::from_utf8_lossy(&bytes);
+        SignedNote::parse(&text).map_err(|e| NodeError::Log(e.into()))
     }
 
     /// A node's latest co-signed checkpoint (unverified: check it with
