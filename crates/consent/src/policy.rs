@@ -286,7 +286,12 @@ struct PurposesSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RetentionSection {
-    days_after_last_use: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    days_after_last_use: Option<u32>,
+    /// The same in seconds, for short-lived deployments (a pop-up
+    /// enrollment site keeping enrollments for hours). Exactly one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seconds_after_last_use: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -385,12 +390,29 @@ impl Policy {
                 Rule::NoOpenIdentification.description()
             ));
         }
-        if file.retention.days_after_last_use == 0
-            || file.retention.days_after_last_use > MAX_RETENTION_DAYS
-        {
-            return invalid(format!(
-                "retention.days_after_last_use must be 1..={MAX_RETENTION_DAYS}"
-            ));
+        match (
+            file.retention.days_after_last_use,
+            file.retention.seconds_after_last_use,
+        ) {
+            (Some(d), None) if (1..=MAX_RETENTION_DAYS).contains(&d) => {}
+            (Some(_), None) => {
+                return invalid(format!(
+                    "retention.days_after_last_use must be 1..={MAX_RETENTION_DAYS}"
+                ));
+            }
+            (None, Some(s)) if (1..=u64::from(MAX_RETENTION_DAYS) * 86_400).contains(&s) => {}
+            (None, Some(_)) => {
+                return invalid(format!(
+                    "retention.seconds_after_last_use must be 1..={}",
+                    u64::from(MAX_RETENTION_DAYS) * 86_400
+                ));
+            }
+            _ => {
+                return invalid(
+                    "retention needs exactly one of days_after_last_use, seconds_after_last_use"
+                        .to_owned(),
+                );
+            }
         }
         if file.statements.max_age_seconds == 0 {
             return invalid("statements.max_age_seconds must be positive".to_owned());
@@ -448,7 +470,15 @@ impl Policy {
 
     /// Retention period after the last use.
     pub fn retention(&self) -> Duration {
-        Duration::days(i64::from(self.file.retention.days_after_last_use))
+        match (
+            self.file.retention.days_after_last_use,
+            self.file.retention.seconds_after_last_use,
+        ) {
+            (Some(d), _) => Duration::days(i64::from(d)),
+            // Validated: at most 10 years of seconds, which fits an i64.
+            (None, Some(s)) => Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)),
+            (None, None) => Duration::days(i64::from(MAX_RETENTION_DAYS)),
+        }
     }
 
     /// When an enrollment last used (or renewed) at `last_use` expires.

@@ -351,3 +351,22 @@ fn published_policy_lists_rules_and_served_purposes() {
     assert!(rules.iter().any(|r| r["id"] == "no_open_identification"
         && r["description"].as_str().unwrap().contains("who is this")));
 }
+
+#[test]
+fn retention_in_seconds_or_days_but_not_both() {
+    let secs = POLICY.replace("days_after_last_use = 30", "seconds_after_last_use = 90");
+    let p = Policy::from_toml(&secs).expect("seconds retention");
+    assert_eq!(p.retention(), time::Duration::seconds(90));
+    let t0 = time::OffsetDateTime::UNIX_EPOCH;
+    assert!(!p.retention_expired(t0, t0 + time::Duration::seconds(89)));
+    assert!(p.retention_expired(t0, t0 + time::Duration::seconds(90)));
+    let both = POLICY.replace(
+        "days_after_last_use = 30",
+        "days_after_last_use = 30\nseconds_after_last_use = 90",
+    );
+    assert!(Policy::from_toml(&both).is_err());
+    let neither = POLICY.replace("days_after_last_use = 30", "");
+    assert!(Policy::from_toml(&neither).is_err());
+    let zero = POLICY.replace("days_after_last_use = 30", "seconds_after_last_use = 0");
+    assert!(Policy::from_toml(&zero).is_err());
+}

@@ -109,6 +109,7 @@ pub(crate) fn entry_fields(op: &Op) -> EntryFields {
             claimed_tag(token),
         ),
         Op::Delete { audit_tag, .. } => f(Operation::Delete, None, "delete", *audit_tag),
+        Op::Expire { .. } => f(Operation::Delete, None, "retention", None),
         Op::Revoke { audit_tag, .. } => {
             f(Operation::RevokeConsent, None, "revoke_consent", *audit_tag)
         }
@@ -193,8 +194,9 @@ impl NodeConsent {
         op: &Op,
         request_id: &str,
         time_ms: u64,
-        subject_of: &dyn Fn(&EnrollmentId) -> Option<Option<String>>,
+        enrollment: &dyn Fn(&EnrollmentId) -> Option<(Option<String>, i64)>,
     ) -> Result<Vec<ConsentWrite>, Refusal> {
+        let subject_of = |id: &EnrollmentId| enrollment(id).map(|(s, _)| s);
         let bound = |id: &EnrollmentId| -> Result<SubjectPublicKey, Refusal> {
             match subject_of(id) {
                 None => Err(refusal("unknown_enrollment", format!("no enrollment {id}"))),
@@ -295,6 +297,37 @@ impl NodeConsent {
                     .admit_deletion(statement, &subject)
                     .map_err(refuse)?;
                 Ok(vec![self.nonce_use(v.subject(), v.statement().nonce)])
+            }
+            Op::Expire { enrollment_id } => {
+                let Some((_, last_used_ms)) = enrollment(enrollment_id) else {
+                    return Err(refusal(
+                        "unknown_enrollment",
+                        format!("no enrollment {enrollment_id}"),
+                    ));
+                };
+                let now = from_ms(i64::try_from(time_ms).unwrap_or(i64::MAX));
+                let local = OffsetDateTime::now_utc();
+                // Judge by the later of the coordinator's and this node's
+                // clocks only if they agree within a minute: a coordinator
+                // cannot expire enrollments early by lying about the time.
+                if (now - local).abs() > time::Duration::minutes(1) {
+                    return Err(refusal(
+                        "clock_skew",
+                        "the coordinator's clock differs from this node's by more than a minute",
+                    ));
+                }
+                if self
+                    .gate
+                    .policy()
+                    .retention_expired(from_ms(last_used_ms), now.min(local))
+                {
+                    Ok(Vec::new())
+                } else {
+                    Err(refusal(
+                        "retention_not_expired",
+                        format!("enrollment {enrollment_id} was used within the retention period"),
+                    ))
+                }
             }
             Op::Revoke { statement, .. } => {
                 let v = self.gate.apply_revocation(statement).map_err(refuse)?;

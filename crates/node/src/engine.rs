@@ -45,7 +45,8 @@ impl Metrics {
     fn new() -> Self {
         let mut ops = BTreeMap::new();
         for name in [
-            "enroll", "verify", "dedupe", "delete", "revoke", "identify", "cosign", "refused",
+            "enroll", "verify", "dedupe", "delete", "expire", "revoke", "identify", "cosign",
+            "refused",
         ] {
             ops.insert(name, AtomicU64::new(0));
         }
@@ -63,6 +64,8 @@ struct KindState {
     gallery: Gallery<u32>,
     ids: Vec<EnrollmentId>,
     subjects: Vec<Option<String>>,
+    /// Last use (enrollment or verification), ms since the epoch.
+    last_used: Vec<i64>,
 }
 
 /// The node's replicated state: the log (the agreed order) and the
@@ -90,15 +93,32 @@ impl State {
         (self.embedding.ids.len(), self.iris.ids.len())
     }
 
-    /// The subject key an enrollment is bound to: `None` if there is no such
-    /// enrollment, `Some(None)` if it is bound to none.
-    pub(crate) fn subject_of(&self, id: &EnrollmentId) -> Option<Option<String>> {
+    /// The subject key an enrollment is bound to (`None` inside if bound to
+    /// none) and its last use; `None` if there is no such enrollment.
+    pub(crate) fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)> {
         [&self.embedding, &self.iris].into_iter().find_map(|ks| {
-            ks.ids
-                .iter()
-                .position(|i| i == id)
-                .map(|p| ks.subjects.get(p).cloned().flatten())
+            ks.ids.iter().position(|i| i == id).map(|p| {
+                (
+                    ks.subjects.get(p).cloned().flatten(),
+                    ks.last_used.get(p).copied().unwrap_or(0),
+                )
+            })
         })
+    }
+
+    /// Enrollments whose retention ran out by `now`, by `policy`.
+    fn expired(&self, policy: &Policy, now: time::OffsetDateTime) -> Vec<EnrollmentId> {
+        [&self.embedding, &self.iris]
+            .into_iter()
+            .flat_map(|ks| ks.ids.iter().zip(&ks.last_used))
+            .filter(|(_, ms)| {
+                let t =
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(**ms) * 1_000_000)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                policy.retention_expired(t, now)
+            })
+            .map(|(id, _)| *id)
+            .collect()
     }
 }
 
@@ -210,11 +230,13 @@ impl Node {
                 },
                 ids: Vec::new(),
                 subjects: Vec::new(),
+                last_used: Vec::new(),
             },
             iris: KindState {
                 gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
                 ids: Vec::new(),
                 subjects: Vec::new(),
+                last_used: Vec::new(),
             },
         };
         for e in &loaded.enrollments {
@@ -224,6 +246,7 @@ impl Node {
             ks.gallery.push(&share)?;
             ks.ids.push(e.id);
             ks.subjects.push(e.subject.clone());
+            ks.last_used.push(e.last_used_ms);
         }
         let peers = cfg
             .peers
@@ -428,7 +451,7 @@ impl Node {
     ) -> Result<Vec<sanctuary_store::ConsentWrite>, Refusal> {
         self.consent
             .check(&start.op, &start.request_id, start.time_ms, &|id| {
-                st.subject_of(id)
+                st.enrollment(id)
             })
     }
 
@@ -659,7 +682,7 @@ impl Node {
                     Some(seal_result(&bits)?),
                 )
             }
-            Op::Delete { enrollment_id, .. } => (
+            Op::Delete { enrollment_id, .. } | Op::Expire { enrollment_id } => (
                 Outcome::Deleted,
                 StateChange::Delete { id: *enrollment_id },
                 None,
@@ -752,6 +775,7 @@ impl Node {
                 ks.gallery.push(&s)?;
                 ks.ids.push(id);
                 ks.subjects.push(subject.clone());
+                ks.last_used.push(applied.time_ms);
             }
             StateChange::Delete { id } => {
                 for k in [TemplateKind::Embedding, TemplateKind::Iris] {
@@ -760,10 +784,21 @@ impl Node {
                         ks.gallery.remove(idx)?;
                         ks.ids.remove(idx);
                         ks.subjects.remove(idx);
+                        ks.last_used.remove(idx);
                     }
                 }
             }
             StateChange::None => {}
+        }
+        for w in &applied.consent {
+            if let sanctuary_store::ConsentWrite::Touch { id, time_ms } = w {
+                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
+                    let ks = st.kind(k);
+                    if let Some(idx) = ks.ids.iter().position(|i| i == id) {
+                        ks.last_used[idx] = *time_ms;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -857,8 +892,9 @@ impl Node {
     }
 }
 
-/// Coordinator: after new entries, get the tree head co-signed (at most
-/// once a second), so that audits find a recent checkpoint.
+/// Coordinator housekeeping, once a second: delete enrollments whose
+/// retention ran out, and get new entries' tree head co-signed so that
+/// audits find a recent checkpoint.
 async fn cosign_loop(node: std::sync::Weak<Node>) {
     loop {
         tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -877,6 +913,27 @@ async fn cosign_loop(node: std::sync::Weak<Node>) {
             Ok(None) => 0,
             Err(_) => continue,
         };
+        // Retention: delete what expired, one agreed op each; every node
+        // checks the expiry itself.
+        let due = node
+            .state
+            .lock()
+            .await
+            .expired(node.policy(), time::OffsetDateTime::now_utc());
+        for id in due {
+            let request_id = hex::encode(rand::random::<[u8; 16]>());
+            match node
+                .coordinate(&request_id, Op::Expire { enrollment_id: id }, None, None)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(enrollment = %id, "retention period over: deleted on all nodes")
+                }
+                Err(e) => {
+                    tracing::warn!(enrollment = %id, error = %e, "retention deletion failed; retrying later")
+                }
+            }
+        }
         let size = node.state.lock().await.next_seq;
         if size > published
             && let Err(e) = node.cosign_now().await

@@ -246,6 +246,13 @@ pub enum Op {
         /// Audit tag for the entry.
         audit_tag: Option<AuditTag>,
     },
+    /// Deletion of an enrollment whose retention period ran out (the
+    /// coordinator's sweeper proposes it; every node checks the expiry
+    /// against its own record of the last use).
+    Expire {
+        /// The enrollment.
+        enrollment_id: EnrollmentId,
+    },
     /// A subject's revocation of consent tokens.
     Revoke {
         /// The signed revocation.
@@ -271,6 +278,7 @@ impl Op {
             Op::Verify { .. } => "verify",
             Op::Dedupe { .. } => "dedupe",
             Op::Delete { .. } => "delete",
+            Op::Expire { .. } => "expire",
             Op::Revoke { .. } => "revoke",
             Op::Identify { .. } => "identify",
             Op::Cosign => "cosign",

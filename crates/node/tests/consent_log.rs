@@ -309,3 +309,68 @@ async fn a_node_without_a_valid_policy_does_not_start() {
         .expect_err("must refuse");
     assert!(err.to_string().contains("policy"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_unused_enrollments_by_itself() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
+    // A pop-up site's policy: enrollments kept 3 s after their last use.
+    let policy = std::fs::read_to_string(dir.join("policy.toml")).expect("policy");
+    let policy = policy.replace("days_after_last_use = 365", "seconds_after_last_use = 3");
+    std::fs::write(dir.join("policy.toml"), policy).expect("write policy");
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let params = net.matching.embedding;
+    let client = Client::new(net).expect("client");
+    let nodes: Vec<Running> = (0..3).map(|i| start(config(dir, i))).collect();
+    wait_ready(&client).await;
+    let alice = Wallet::create(OffsetDateTime::now_utc());
+    let id = client
+        .enroll(
+            &template(&person(1, &params), &params),
+            &alice,
+            "site.example",
+        )
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut held = 0;
+        for p in PartyId::ALL {
+            held += client.health(p).await.expect("health")["enrolled"]["embedding"]
+                .as_u64()
+                .unwrap_or(1);
+        }
+        if held == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not deleted by retention"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for i in 0..3 {
+        let store = sanctuary_store::Store::open(&config(dir, i).storage_url())
+            .await
+            .expect("open");
+        assert!(!store.has_share(&id).await.expect("has_share"), "node {i}");
+        store.close().await;
+    }
+    let size = client.health(PartyId::P0).await.expect("health")["next_seq"]
+        .as_u64()
+        .expect("size");
+    let entries = client.entries(PartyId::P1, 0, size).await.expect("entries");
+    assert!(
+        entries.iter().any(|e| e.operation == Operation::Delete
+            && e.purpose.as_deref() == Some("retention")
+            && e.outcome == Outcome::Performed),
+        "{entries:?}"
+    );
+    for n in nodes {
+        stop(n).await;
+    }
+}
