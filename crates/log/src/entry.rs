@@ -23,6 +23,9 @@ pub enum Operation {
     Delete,
     /// New enrollment.
     Enroll,
+    /// A unique person's festival check-in: the nodes evaluated their
+    /// per-event pseudonym.
+    FestivalCheckin,
     /// An open 1:N identification attempt ("who is this?"); policy refuses
     /// every one, and the refusal is recorded.
     Identify,

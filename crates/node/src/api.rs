@@ -207,6 +207,20 @@ async fn identify(
     Ok(Json(SeqResponse { seq }))
 }
 
+async fn festival_record(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<crate::wire::FestivalRecordRequest>,
+) -> Result<Json<SeqResponse>, NodeError> {
+    check_request_id(&req.request_id)?;
+    let op = Op::FestivalCheckin {
+        event: req.event,
+        authorization: req.authorization,
+        audit_tag: req.audit_tag,
+    };
+    let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
+    Ok(Json(SeqResponse { seq }))
+}
+
 async fn policy(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(node.policy().published()).unwrap_or_default())
 }
@@ -365,6 +379,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/delete", post(delete))
         .route("/v1/revoke", post(revoke))
         .route("/v1/identify", post(identify))
+        .route("/v1/festival/record", post(festival_record))
         .route("/v1/policy", get(policy))
         .route("/v1/log/checkpoint", get(log_checkpoint))
         .route("/v1/log/cosign", post(log_cosign))

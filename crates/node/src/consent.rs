@@ -21,6 +21,15 @@ use time::OffsetDateTime;
 
 use crate::wire::{Op, Refusal, deletion_commitment, enrollment_commitment};
 
+/// What the checks need to know of the node's enrollments.
+pub(crate) trait Enrollments {
+    /// The key an enrollment is bound to (`None` inside: bound to none) and
+    /// its last use (ms); `None` if there is no such enrollment.
+    fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)>;
+    /// Whether any enrollment is bound to `subject` (hex key).
+    fn subject_enrolled(&self, subject: &str) -> bool;
+}
+
 /// A node's consent state: its gate (policy, rate limits) and the
 /// revocations and use counts, restored from its database at start.
 pub(crate) struct NodeConsent {
@@ -110,6 +119,14 @@ pub(crate) fn entry_fields(op: &Op) -> EntryFields {
         ),
         Op::Delete { audit_tag, .. } => f(Operation::Delete, None, "delete", *audit_tag),
         Op::Expire { .. } => f(Operation::Delete, None, "retention", None),
+        Op::FestivalCheckin {
+            event, audit_tag, ..
+        } => f(
+            Operation::FestivalCheckin,
+            Some(event),
+            "festival_checkin",
+            *audit_tag,
+        ),
         Op::Revoke { audit_tag, .. } => {
             f(Operation::RevokeConsent, None, "revoke_consent", *audit_tag)
         }
@@ -194,8 +211,10 @@ impl NodeConsent {
         op: &Op,
         request_id: &str,
         time_ms: u64,
-        enrollment: &dyn Fn(&EnrollmentId) -> Option<(Option<String>, i64)>,
+        view: &dyn Enrollments,
     ) -> Result<Vec<ConsentWrite>, Refusal> {
+        let enrollment = |id: &EnrollmentId| view.enrollment(id);
+        let enrolled = |subject: &str| view.subject_enrolled(subject);
         let subject_of = |id: &EnrollmentId| enrollment(id).map(|(s, _)| s);
         let bound = |id: &EnrollmentId| -> Result<SubjectPublicKey, Refusal> {
             match subject_of(id) {
@@ -297,6 +316,29 @@ impl NodeConsent {
                     .admit_deletion(statement, &subject)
                     .map_err(refuse)?;
                 Ok(vec![self.nonce_use(v.subject(), v.statement().nonce)])
+            }
+            Op::FestivalCheckin {
+                event,
+                authorization,
+                ..
+            } => {
+                let req = sanctuary_weave::EvaluateRequest {
+                    event: event.clone(),
+                    authorization: authorization.clone(),
+                };
+                let subject = sanctuary_weave::check_evaluate_request(
+                    &req,
+                    self.gate.policy().network(),
+                    OffsetDateTime::now_utc(),
+                )
+                .map_err(|e| refusal("weave_request_refused", e.to_string()))?;
+                if !enrolled(&subject.0) {
+                    return Err(refusal(
+                        "not_enrolled",
+                        "festival check-in needs an enrollment bound to the requesting key",
+                    ));
+                }
+                Ok(Vec::new())
             }
             Op::Expire { enrollment_id } => {
                 let Some((_, last_used_ms)) = enrollment(enrollment_id) else {

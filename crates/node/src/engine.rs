@@ -93,19 +93,6 @@ impl State {
         (self.embedding.ids.len(), self.iris.ids.len())
     }
 
-    /// The subject key an enrollment is bound to (`None` inside if bound to
-    /// none) and its last use; `None` if there is no such enrollment.
-    pub(crate) fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)> {
-        [&self.embedding, &self.iris].into_iter().find_map(|ks| {
-            ks.ids.iter().position(|i| i == id).map(|p| {
-                (
-                    ks.subjects.get(p).cloned().flatten(),
-                    ks.last_used.get(p).copied().unwrap_or(0),
-                )
-            })
-        })
-    }
-
     /// Enrollments whose retention ran out by `now`, by `policy`.
     fn expired(&self, policy: &Policy, now: time::OffsetDateTime) -> Vec<EnrollmentId> {
         [&self.embedding, &self.iris]
@@ -119,6 +106,25 @@ impl State {
             })
             .map(|(id, _)| *id)
             .collect()
+    }
+}
+
+impl crate::consent::Enrollments for State {
+    fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)> {
+        [&self.embedding, &self.iris].into_iter().find_map(|ks| {
+            ks.ids.iter().position(|i| i == id).map(|p| {
+                (
+                    ks.subjects.get(p).cloned().flatten(),
+                    ks.last_used.get(p).copied().unwrap_or(0),
+                )
+            })
+        })
+    }
+
+    fn subject_enrolled(&self, subject: &str) -> bool {
+        [&self.embedding, &self.iris]
+            .into_iter()
+            .any(|ks| ks.subjects.iter().any(|s| s.as_deref() == Some(subject)))
     }
 }
 
@@ -450,9 +456,7 @@ impl Node {
         start: &OpStart,
     ) -> Result<Vec<sanctuary_store::ConsentWrite>, Refusal> {
         self.consent
-            .check(&start.op, &start.request_id, start.time_ms, &|id| {
-                st.enrollment(id)
-            })
+            .check(&start.op, &start.request_id, start.time_ms, st)
     }
 
     /// Runs one operation as this party (all three nodes run this).
@@ -688,6 +692,15 @@ impl Node {
                 None,
             ),
             Op::Revoke { .. } => (Outcome::Recorded, StateChange::None, None),
+            Op::FestivalCheckin {
+                event,
+                authorization,
+                ..
+            } => {
+                self.weave
+                    .record_checkin(&authorization.subject.to_hex(), event);
+                (Outcome::Recorded, StateChange::None, None)
+            }
             // Refused by every honest node's verdict above; a node never
             // reaches here for them.
             Op::Identify { .. } | Op::Cosign => {

@@ -62,6 +62,29 @@ struct Keys {
 pub(crate) struct WeaveState {
     keys: Result<Keys, String>,
     pending: std::sync::Mutex<BTreeMap<String, (Instant, SigningNonces)>>,
+    /// (subject, event) check-ins recorded in the transparency log, with
+    /// when: a pseudonym share is evaluated only for a recorded one.
+    recorded: std::sync::Mutex<BTreeMap<(String, String), Instant>>,
+}
+
+/// How long a recorded check-in authorises evaluations.
+const RECORD_TTL: Duration = Duration::from_secs(600);
+
+impl WeaveState {
+    /// Notes that the log recorded `subject`'s check-in at `event`.
+    pub(crate) fn record_checkin(&self, subject: &str, event: &str) {
+        if let Ok(mut r) = self.recorded.lock() {
+            r.retain(|_, t| t.elapsed() < RECORD_TTL);
+            r.insert((subject.to_owned(), event.to_owned()), Instant::now());
+        }
+    }
+
+    fn checkin_recorded(&self, subject: &str, event: &str) -> bool {
+        self.recorded.lock().is_ok_and(|r| {
+            r.get(&(subject.to_owned(), event.to_owned()))
+                .is_some_and(|t| t.elapsed() < RECORD_TTL)
+        })
+    }
 }
 
 impl std::fmt::Debug for WeaveState {
@@ -134,6 +157,7 @@ impl WeaveState {
         Ok(Self {
             keys,
             pending: std::sync::Mutex::new(BTreeMap::new()),
+            recorded: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -237,8 +261,13 @@ pub(crate) async fn evaluate(
         sanctuary_weave::check_evaluate_request(&req, &k.network, OffsetDateTime::now_utc())
             .map_err(refused)?;
     require_enrolled(k, &subject.0).await?;
-    tracing::info!(target: "sanctuary::weave::audit", party = %node.party(), subject = %subject.0,
-        event = %req.event, "evaluated a festival pseudonym share");
+    // The subject's audit trail must show this issuance: only a check-in the
+    // network recorded in the transparency log is evaluated.
+    if !node.weave.checkin_recorded(&subject.0, &req.event) {
+        return Err(NodeError::BadRequest(
+            "this festival check-in is not recorded in the transparency log; POST /v1/festival/record first".into(),
+        ));
+    }
     Ok(Json(k.keys.prf.evaluate(&req.event, &subject.0)))
 }
 
@@ -474,6 +503,15 @@ impl WeaveClient {
                 OffsetDateTime::now_utc(),
             ),
         };
+        // First into the log (and the subject's audit trail), then evaluated.
+        let record = crate::wire::FestivalRecordRequest {
+            request_id: hex::encode(rand::random::<[u8; 16]>()),
+            event: event.to_owned(),
+            authorization: req.authorization.clone(),
+            audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+        };
+        self.post::<_, crate::wire::SeqResponse>(PartyId::P0, "/v1/festival/record", &record)
+            .await?;
         let mut evals = Vec::new();
         let mut last = None;
         for p in PartyId::ALL {

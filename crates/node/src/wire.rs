@@ -153,6 +153,22 @@ pub struct RevokeRequest {
     pub audit_tag: Option<AuditTag>,
 }
 
+/// `POST /v1/festival/record`: record a festival check-in in the log before
+/// the nodes evaluate the pseudonym.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FestivalRecordRequest {
+    /// Client-chosen unique id.
+    pub request_id: String,
+    /// The event.
+    pub event: String,
+    /// The subject's signed request (`action` = `evaluate`, `target` = event).
+    pub authorization: SignedStatement<sanctuary_weave::WeaveRequest>,
+    /// The subject's blinded audit tag.
+    #[serde(default)]
+    pub audit_tag: Option<AuditTag>,
+}
+
 /// `POST /v1/identify`: open 1:N identification ("who is this?"). Exists so
 /// that such a request is refused by policy, with the rule named, and the
 /// attempt recorded in the log; it never runs.
@@ -253,6 +269,16 @@ pub enum Op {
         /// The enrollment.
         enrollment_id: EnrollmentId,
     },
+    /// A subject asks for their festival pseudonym for `event`: recorded
+    /// in the log (their audit trail) before any node evaluates it.
+    FestivalCheckin {
+        /// The event.
+        event: String,
+        /// The subject's signed request (the one the nodes' evaluation checks).
+        authorization: SignedStatement<sanctuary_weave::WeaveRequest>,
+        /// Audit tag for the entry.
+        audit_tag: Option<AuditTag>,
+    },
     /// A subject's revocation of consent tokens.
     Revoke {
         /// The signed revocation.
@@ -279,6 +305,7 @@ impl Op {
             Op::Dedupe { .. } => "dedupe",
             Op::Delete { .. } => "delete",
             Op::Expire { .. } => "expire",
+            Op::FestivalCheckin { .. } => "festival_checkin",
             Op::Revoke { .. } => "revoke",
             Op::Identify { .. } => "identify",
             Op::Cosign => "cosign",

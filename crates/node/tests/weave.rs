@@ -10,6 +10,7 @@ use sanctuary_consent::Wallet;
 use sanctuary_node::weave::WeaveClient;
 use sanctuary_node::wire::EnrollStatus;
 use sanctuary_node::{Client, NetworkFile, NodeError};
+use sanctuary_share::PartyId;
 use sanctuary_weave::{Festival, Issuer};
 
 /// The issuer JWS of an SD-JWT, split into (signing input, signature).
@@ -101,8 +102,9 @@ async fn network_issues_personhood_credentials_and_admissions() {
         matches!(&e, NodeError::Http { message, .. } if message.contains("no enrollment")),
         "{e}"
     );
+    // ... and the network refuses to record (and log) her check-in at all.
     let e = weave.pseudonym(&mallory, "harbour").await.unwrap_err();
-    assert!(e.to_string().contains("no enrollment"), "{e}");
+    assert!(e.to_string().contains("not_enrolled"), "{e}");
 
     // A draft with a lifetime beyond the nodes' limit is refused.
     let e = weave
@@ -144,6 +146,26 @@ async fn network_issues_personhood_credentials_and_admissions() {
         fest.check_in(&p, &n, now),
         Err(sanctuary_weave::WeaveError::AlreadyCheckedIn { .. })
     ));
+
+    // Each festival pseudonym issuance is in Alice's own audit trail (three
+    // requests: two admissions at one event, one pseudonym at another), and
+    // Mallory's refused attempt is not hers.
+    client.cosign().await.expect("cosign");
+    let audit = client
+        .audit_subject(PartyId::P1, alice.audit_key())
+        .await
+        .expect("audit");
+    let festival: Vec<_> = audit
+        .entries
+        .iter()
+        .filter(|a| a.entry.operation == sanctuary_log::Operation::FestivalCheckin)
+        .map(|a| a.entry.relying_party.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        festival,
+        vec!["harbour-2026", "harbour-2026", "weavers-2026"],
+        "{audit:?}"
+    );
 
     // With one node down, the other two still issue.
     let mut nodes = nodes;
