@@ -217,7 +217,7 @@ impl Node {
         }
         let checkpoints = checkpoint_policy(&cfg.network, log_keys)?;
         let store = Arc::new(Store::open(&cfg.storage_url()).await?);
-        let loaded = store.load().await?;
+        let mut loaded = store.load().await?;
         let origin = log_origin(&cfg.network);
         let log = Log::new(&origin, NodeLogStore(store.clone()))?;
         let cosigner = Cosigner::new(party, &origin, log_key, NodeLogStore(store.clone()));
@@ -245,13 +245,29 @@ impl Node {
                 last_used: Vec::new(),
             },
         };
-        for e in &loaded.enrollments {
+        let enrolled = loaded.enrollments.len();
+        for kind in [TemplateKind::Embedding, TemplateKind::Iris] {
+            let n = loaded
+                .enrollments
+                .iter()
+                .filter(|e| e.kind == kind.to_string())
+                .count();
+            let ks = state.kind(kind);
+            ks.gallery.reserve(n);
+            ks.ids.reserve(n);
+            ks.subjects.reserve(n);
+            ks.last_used.reserve(n);
+        }
+        // Consume the loaded rows one by one: each row's share bytes are wiped
+        // and freed once its gallery row is filled, so start-up peaks near one
+        // copy of the shares instead of two.
+        for e in std::mem::take(&mut loaded.enrollments) {
             let kind = parse_kind(&e.kind)?;
             let ks = state.kind(kind);
             let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
             ks.gallery.push(&share)?;
             ks.ids.push(e.id);
-            ks.subjects.push(e.subject.clone());
+            ks.subjects.push(e.subject);
             ks.last_used.push(e.last_used_ms);
         }
         let peers = cfg
@@ -266,7 +282,7 @@ impl Node {
         let mut mesh_cfg = MeshConfig::new(party, peers);
         mesh_cfg.io_timeout = Duration::from_secs(cfg.peer_timeout_s);
         let mesh = PeerMesh::bind(mesh_cfg, key, &cfg.peer_listen).await?;
-        tracing::info!(%party, enrolled = loaded.enrollments.len(), log_size = loaded.next_seq, "node started");
+        tracing::info!(%party, enrolled, log_size = loaded.next_seq, "node started");
         let weave = crate::weave::WeaveState::load(&cfg).await?;
         let node = Arc::new(Node {
             cfg,
