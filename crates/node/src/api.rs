@@ -222,7 +222,13 @@ async fn festival_record(
 }
 
 async fn policy(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
-    Json(serde_json::to_value(node.policy().published()).unwrap_or_default())
+    let mut v = serde_json::to_value(node.policy().published()).unwrap_or_default();
+    // The key every personhood credential and festival admission verifies
+    // under, published with the rules it is issued by.
+    if let (Some(obj), Some(key)) = (v.as_object_mut(), node.weave.group_key()) {
+        obj.insert("weave_group_key".into(), key.into());
+    }
+    Json(v)
 }
 
 fn text(body: String) -> Response {

@@ -166,6 +166,12 @@ impl WeaveState {
             .as_ref()
             .map_err(|m| NodeError::BadRequest(m.clone()))
     }
+
+    /// The network's group public key (hex Ed25519), published with the
+    /// policy; `None` if this node has no weaving keys.
+    pub(crate) fn group_key(&self) -> Option<&str> {
+        self.keys.as_ref().ok().map(|k| k.public.group_key.as_str())
+    }
 }
 
 /// FROST share index of a party: `Pi` holds index `i + 1`.

@@ -66,6 +66,18 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     let now = OffsetDateTime::now_utc();
     let long = Duration::minutes(30);
 
+    // Every node publishes the policy it enforces, with the structural rules
+    // and the key credentials verify under.
+    for p in PartyId::ALL {
+        let published = client.policy(p).await.expect("policy");
+        assert_eq!(published["network"], NET);
+        assert!(published["rules"].to_string().contains("no_open_identification"));
+        assert_eq!(
+            published["weave_group_key"].as_str(),
+            client.network().weave.as_ref().map(|w| w.group_key.as_str())
+        );
+    }
+
     // Alice and Bob enroll, each with their own wallet.
     let (mut alice, mut bob) = (Wallet::create(now), Wallet::create(now));
     let a_face = person(1, &params);
