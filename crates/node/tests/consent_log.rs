@@ -71,10 +71,18 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     for p in PartyId::ALL {
         let published = client.policy(p).await.expect("policy");
         assert_eq!(published["network"], NET);
-        assert!(published["rules"].to_string().contains("no_open_identification"));
+        assert!(
+            published["rules"]
+                .to_string()
+                .contains("no_open_identification")
+        );
         assert_eq!(
             published["weave_group_key"].as_str(),
-            client.network().weave.as_ref().map(|w| w.group_key.as_str())
+            client
+                .network()
+                .weave
+                .as_ref()
+                .map(|w| w.group_key.as_str())
         );
     }
 
