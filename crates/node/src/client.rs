@@ -71,6 +71,13 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// A fresh blinded audit tag from the subject's wallet. (A function, so the
+/// thread-local RNG is not held across an `.await`: client futures stay
+/// `Send`.)
+pub(crate) fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
+    wallet.audit_key().new_tag(&mut rand::rng())
+}
+
 fn new_request_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
@@ -225,7 +232,7 @@ impl Client {
                 shares,
                 site: site.to_owned(),
                 statement: SignedStatement::sign(wallet, statement),
-                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+                audit_tag: Some(audit_tag(wallet)),
             },
         )
         .await
@@ -320,7 +327,7 @@ impl Client {
                 request_id: new_request_id(),
                 enrollment_id: id,
                 statement: SignedStatement::sign(wallet, statement),
-                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+                audit_tag: Some(audit_tag(wallet)),
             },
         )
         .await
@@ -338,7 +345,7 @@ impl Client {
             &RevokeRequest {
                 request_id: new_request_id(),
                 statement: SignedStatement::sign(wallet, revocation),
-                audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+                audit_tag: Some(audit_tag(wallet)),
             },
         )
         .await

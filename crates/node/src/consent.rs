@@ -34,6 +34,7 @@ pub(crate) trait Enrollments {
 /// revocations and use counts, restored from its database at start.
 pub(crate) struct NodeConsent {
     gate: ConsentGate,
+    revocations: Arc<InMemoryRevocationStore>,
 }
 
 impl std::fmt::Debug for NodeConsent {
@@ -51,6 +52,24 @@ fn ms(t: OffsetDateTime) -> i64 {
 fn from_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Puts stored revocations into the in-memory store the gate reads.
+fn restore<'a>(store: &InMemoryRevocationStore, rows: impl IntoIterator<Item = &'a RevocationRow>) {
+    for r in rows {
+        match r {
+            RevocationRow::Token { subject, token } => {
+                if let Some(s) = parse_subject(subject) {
+                    store.restore_token(s, TokenId::from_bytes(*token));
+                }
+            }
+            RevocationRow::IssuedBefore { subject, before_ms } => {
+                if let Some(s) = parse_subject(subject) {
+                    store.restore_issued_before(s, from_ms(*before_ms));
+                }
+            }
+        }
+    }
 }
 
 /// Parses a subject key from hex.
@@ -163,27 +182,22 @@ impl NodeConsent {
                 );
             }
         }
-        for r in &loaded.revocations {
-            match r {
-                RevocationRow::Token { subject, token } => {
-                    if let Some(s) = parse_subject(subject) {
-                        revocations.restore_token(s, TokenId::from_bytes(*token));
-                    }
-                }
-                RevocationRow::IssuedBefore { subject, before_ms } => {
-                    if let Some(s) = parse_subject(subject) {
-                        revocations.restore_issued_before(s, from_ms(*before_ms));
-                    }
-                }
-            }
-        }
+        restore(&revocations, &loaded.revocations);
         let gate = ConsentGate::new(
             policy,
             Arc::new(SystemClock),
             revocations.clone(),
             replay.clone(),
         );
-        Self { gate }
+        Self { gate, revocations }
+    }
+
+    /// Takes in revocations stored by a catch-up.
+    pub(crate) fn restore_revocations<'a>(
+        &self,
+        rows: impl IntoIterator<Item = &'a RevocationRow>,
+    ) {
+        restore(&self.revocations, rows);
     }
 
     /// The policy.

@@ -22,7 +22,7 @@ use sanctuary_log::{
 use sanctuary_mpc::{Gallery, Scope, Session, match_gallery, open_bits};
 use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
 use sanctuary_share::{PartyId, ShareVec};
-use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store};
+use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store, StoredEnrollment};
 use sanctuary_template::TemplateKind;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
@@ -68,6 +68,30 @@ struct KindState {
     last_used: Vec<i64>,
 }
 
+/// Empty galleries for both template kinds.
+fn empty_kinds(
+    party: PartyId,
+    m: &crate::MatchingConfig,
+) -> Result<(KindState, KindState), NodeError> {
+    Ok((
+        KindState {
+            gallery: Gallery::Embedding {
+                gallery: sanctuary_mpc::EmbeddingGallery::new(party, m.embedding.dim),
+                threshold: m.embedding.threshold_int(),
+            },
+            ids: Vec::new(),
+            subjects: Vec::new(),
+            last_used: Vec::new(),
+        },
+        KindState {
+            gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
+            ids: Vec::new(),
+            subjects: Vec::new(),
+            last_used: Vec::new(),
+        },
+    ))
+}
+
 /// The node's replicated state: the log (the agreed order) and the
 /// galleries it produced.
 #[derive(Debug)]
@@ -86,6 +110,42 @@ impl State {
             TemplateKind::Embedding => &mut self.embedding,
             TemplateKind::Iris => &mut self.iris,
         }
+    }
+
+    /// Fills the galleries with stored enrollments (in gallery order),
+    /// consuming the rows one by one: each row's share bytes are wiped and
+    /// freed once its gallery row is filled, and space is reserved once, so
+    /// loading peaks near one copy of the shares instead of two.
+    fn fill(&mut self, party: PartyId, rows: Vec<StoredEnrollment>) -> Result<(), NodeError> {
+        for kind in [TemplateKind::Embedding, TemplateKind::Iris] {
+            let name = kind.to_string();
+            let n = rows.iter().filter(|e| e.kind == name).count();
+            let ks = self.kind(kind);
+            ks.gallery.reserve(n);
+            ks.ids.reserve(n);
+            ks.subjects.reserve(n);
+            ks.last_used.reserve(n);
+        }
+        for e in rows {
+            let kind = parse_kind(&e.kind)?;
+            let ks = self.kind(kind);
+            let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
+            ks.gallery.push(&share)?;
+            ks.ids.push(e.id);
+            ks.subjects.push(e.subject);
+            ks.last_used.push(e.last_used_ms);
+        }
+        Ok(())
+    }
+
+    /// Every enrollment id held.
+    pub(crate) fn all_ids(&self) -> std::collections::BTreeSet<EnrollmentId> {
+        self.embedding
+            .ids
+            .iter()
+            .chain(&self.iris.ids)
+            .copied()
+            .collect()
     }
 
     /// Enrolled count per kind.
@@ -142,6 +202,10 @@ pub struct Node {
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// This node, for the background work it starts from `&self`.
+    me: std::sync::OnceLock<std::sync::Weak<Node>>,
+    /// A catch-up is running.
+    catching_up: std::sync::atomic::AtomicBool,
     /// Identity Weaving keys and pending signing rounds (`weave.rs`).
     pub(crate) weave: crate::weave::WeaveState,
 }
@@ -223,53 +287,17 @@ impl Node {
         let cosigner = Cosigner::new(party, &origin, log_key, NodeLogStore(store.clone()));
         let root = log.root().await?;
         let consent = NodeConsent::new(policy, &loaded);
-        let m = cfg.matching;
+        let (embedding, iris) = empty_kinds(party, &cfg.matching)?;
         let mut state = State {
             log,
             cosigner,
             next_seq: loaded.next_seq,
             root,
-            embedding: KindState {
-                gallery: Gallery::Embedding {
-                    gallery: sanctuary_mpc::EmbeddingGallery::new(party, m.embedding.dim),
-                    threshold: m.embedding.threshold_int(),
-                },
-                ids: Vec::new(),
-                subjects: Vec::new(),
-                last_used: Vec::new(),
-            },
-            iris: KindState {
-                gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
-                ids: Vec::new(),
-                subjects: Vec::new(),
-                last_used: Vec::new(),
-            },
+            embedding,
+            iris,
         };
         let enrolled = loaded.enrollments.len();
-        for kind in [TemplateKind::Embedding, TemplateKind::Iris] {
-            let n = loaded
-                .enrollments
-                .iter()
-                .filter(|e| e.kind == kind.to_string())
-                .count();
-            let ks = state.kind(kind);
-            ks.gallery.reserve(n);
-            ks.ids.reserve(n);
-            ks.subjects.reserve(n);
-            ks.last_used.reserve(n);
-        }
-        // Consume the loaded rows one by one: each row's share bytes are wiped
-        // and freed once its gallery row is filled, so start-up peaks near one
-        // copy of the shares instead of two.
-        for e in std::mem::take(&mut loaded.enrollments) {
-            let kind = parse_kind(&e.kind)?;
-            let ks = state.kind(kind);
-            let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
-            ks.gallery.push(&share)?;
-            ks.ids.push(e.id);
-            ks.subjects.push(e.subject);
-            ks.last_used.push(e.last_used_ms);
-        }
+        state.fill(party, std::mem::take(&mut loaded.enrollments))?;
         let peers = cfg
             .peers
             .iter()
@@ -296,8 +324,18 @@ impl Node {
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
             tasks: std::sync::Mutex::new(Vec::new()),
+            me: std::sync::OnceLock::new(),
+            catching_up: std::sync::atomic::AtomicBool::new(false),
             weave,
         });
+        let _ = node.me.set(Arc::downgrade(&node));
+        let mut background = Vec::new();
+        for p in [party.next(), party.prev()] {
+            background.push(tokio::spawn(crate::catchup::serve(
+                Arc::downgrade(&node),
+                p,
+            )));
+        }
         let task = if party == PartyId::P0 {
             tokio::spawn(cosign_loop(Arc::downgrade(&node)))
         } else {
@@ -305,6 +343,7 @@ impl Node {
         };
         if let Ok(mut t) = node.tasks.lock() {
             t.push(task);
+            t.extend(background);
         }
         Ok(node)
     }
@@ -542,10 +581,19 @@ impl Node {
             // The two peers agree with each other but not with us: we are the
             // one out of step, so stop serving until an operator intervenes.
             if theirs[0].1.same_place(&theirs[1].1) && !theirs[0].1.same_place(&mine) {
+                let lagging = theirs[0].1.next_seq > mine.next_seq;
                 if let Ok(mut h) = self.halted.lock() {
-                    *h = Some(detail.clone());
+                    *h = Some(if lagging {
+                        format!("behind the other nodes, catching up: {detail}")
+                    } else {
+                        detail.clone()
+                    });
                 }
-                tracing::error!(%party, %detail, "out of step: halting");
+                if lagging {
+                    self.start_catch_up();
+                } else {
+                    tracing::error!(%party, %detail, "out of step: halting");
+                }
             }
             return Err(NodeError::OutOfStep(detail));
         }
@@ -883,6 +931,57 @@ impl Node {
             m.fetch_add(1, Ordering::Relaxed);
         }
         Ok(note)
+    }
+
+    /// Starts catching up with the peers in the background (once at a time);
+    /// the node serves again when it is done.
+    fn start_catch_up(&self) {
+        use std::sync::atomic::Ordering as O;
+        if self.catching_up.swap(true, O::AcqRel) {
+            return;
+        }
+        let Some(node) = self.me.get().and_then(std::sync::Weak::upgrade) else {
+            self.catching_up.store(false, O::Release);
+            return;
+        };
+        tokio::spawn(async move {
+            let party = node.party();
+            match crate::catchup::catch_up(&node).await {
+                Ok(n) => {
+                    if let Ok(mut h) = node.halted.lock() {
+                        *h = None;
+                    }
+                    tracing::info!(%party, ops = n, "caught up; serving again");
+                }
+                Err(e) => {
+                    if let Ok(mut h) = node.halted.lock() {
+                        *h = Some(format!("out of step and could not catch up: {e}"));
+                    }
+                    tracing::error!(%party, error = %e, "catch-up failed: halting");
+                }
+            }
+            node.catching_up.store(false, O::Release);
+        });
+    }
+
+    /// After a catch-up: rebuild the galleries from storage and take the
+    /// missed revocations into the consent state.
+    pub(crate) async fn reload(
+        &self,
+        st: &mut State,
+        revocations: &[(u64, sanctuary_store::RevocationRow)],
+    ) -> Result<(), NodeError> {
+        let party = self.party();
+        let loaded = self.store.load().await?;
+        let (embedding, iris) = empty_kinds(party, &self.cfg.matching)?;
+        st.embedding = embedding;
+        st.iris = iris;
+        st.fill(party, loaded.enrollments)?;
+        st.next_seq = loaded.next_seq;
+        st.root = st.log.root().await?;
+        self.consent
+            .restore_revocations(revocations.iter().map(|(_, r)| r));
+        Ok(())
     }
 
     /// A halted node's answer to an announced op: a position that matches

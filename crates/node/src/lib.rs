@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod catchup;
 mod client;
 mod config;
 mod consent;

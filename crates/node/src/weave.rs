@@ -514,7 +514,7 @@ impl WeaveClient {
             request_id: hex::encode(rand::random::<[u8; 16]>()),
             event: event.to_owned(),
             authorization: req.authorization.clone(),
-            audit_tag: Some(wallet.audit_key().new_tag(&mut rand::rng())),
+            audit_tag: Some(crate::client::audit_tag(wallet)),
         };
         self.post::<_, crate::wire::SeqResponse>(PartyId::P0, "/v1/festival/record", &record)
             .await?;

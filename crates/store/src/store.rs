@@ -640,6 +640,189 @@ impl Store {
         Ok(())
     }
 
+    /// `(enrolled_seq, id)` of every current enrollment, in gallery order
+    /// (what a lagging node compares its own set with).
+    pub async fn enrollment_ids(&self) -> Result<Vec<(u64, EnrollmentId)>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            let rows =
+                sqlx::query("SELECT enrolled_seq, id FROM enrollments ORDER BY enrolled_seq")
+                    .fetch_all(p)
+                    .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: &[u8] = row.try_get(1)?;
+                    Ok((
+                        to_u64(row.try_get(0)?)?,
+                        EnrollmentId(
+                            id.try_into()
+                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
+                        ),
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// Current enrollments made by ops `seq >= from`, with this node's share
+    /// bytes, in gallery order.
+    pub async fn enrollments_from(&self, from: u64) -> Result<Vec<StoredEnrollment>, StoreError> {
+        let from = to_i64(from)?;
+        on_pool!(&self.pool, |p| {
+            let rows = sqlx::query(
+                "SELECT enrolled_seq, id, kind, share, subject, last_used_ms FROM enrollments
+                 WHERE enrolled_seq >= $1 ORDER BY enrolled_seq",
+            )
+            .bind(from)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: &[u8] = row.try_get(1)?;
+                    let share: &[u8] = row.try_get(3)?;
+                    Ok(StoredEnrollment {
+                        id: EnrollmentId(
+                            id.try_into()
+                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
+                        ),
+                        kind: row.try_get(2)?,
+                        share: Zeroizing::new(share.to_vec()),
+                        subject: row.try_get(4)?,
+                        enrolled_seq: to_u64(row.try_get(0)?)?,
+                        last_used_ms: row.try_get(5)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Revocations recorded by ops `seq >= from`, in order.
+    pub async fn revocations_from(
+        &self,
+        from: u64,
+    ) -> Result<Vec<(u64, RevocationRow)>, StoreError> {
+        let from = to_i64(from)?;
+        on_pool!(&self.pool, |p| {
+            let rows = sqlx::query(
+                "SELECT seq, subject, token, before_ms FROM revocations WHERE seq >= $1 ORDER BY seq",
+            )
+            .bind(from)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let seq = to_u64(row.try_get(0)?)?;
+                    let subject: String = row.try_get(1)?;
+                    let token: Option<&[u8]> = row.try_get(2)?;
+                    let before: Option<i64> = row.try_get(3)?;
+                    let r = match (token, before) {
+                        (Some(t), None) => RevocationRow::Token {
+                            subject,
+                            token: t
+                                .try_into()
+                                .map_err(|_| StoreError::Corrupt("token id length"))?,
+                        },
+                        (None, Some(before_ms)) => {
+                            RevocationRow::IssuedBefore { subject, before_ms }
+                        }
+                        _ => return Err(StoreError::Corrupt("revocation row")),
+                    };
+                    Ok((seq, r))
+                })
+                .collect()
+        })
+    }
+
+    /// Brings a lagging node up to its peers in one transaction: appends the
+    /// log entries it missed (`ops`, log-only, consecutive from its length),
+    /// inserts the enrollments it lacks (with their original
+    /// `enrolled_seq`), deletes those its peers no longer hold, and records
+    /// the revocations it missed. All or nothing, like [`Store::apply`].
+    pub async fn catch_up(
+        &self,
+        ops: &[AppliedOp],
+        insert: &[StoredEnrollment],
+        delete: &[EnrollmentId],
+        revocations: &[(u64, RevocationRow)],
+    ) -> Result<(), StoreError> {
+        let writer = self.write_lock.lock().await;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM oplog")
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut next = next_from_max(last)?;
+            for op in ops {
+                if op.seq != next {
+                    tx.rollback().await?;
+                    return Err(StoreError::OutOfOrder {
+                        expected: next,
+                        got: op.seq,
+                    });
+                }
+                sqlx::query("INSERT INTO oplog (seq, entry) VALUES ($1, $2)")
+                    .bind(to_i64(op.seq)?)
+                    .bind(op.entry.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                for h in &op.hashes {
+                    sqlx::query("INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)")
+                        .bind(i16::from(h.level))
+                        .bind(to_i64(h.index)?)
+                        .bind(h.hash.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                next = op.seq + 1;
+            }
+            for e in insert {
+                sqlx::query(
+                    "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(to_i64(e.enrolled_seq)?)
+                .bind(e.id.0.as_slice())
+                .bind(e.kind.as_str())
+                .bind(e.share.as_slice())
+                .bind(e.subject.as_deref())
+                .bind(e.last_used_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for id in delete {
+                sqlx::query("DELETE FROM enrollments WHERE id = $1")
+                    .bind(id.0.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (seq, r) in revocations {
+                let (subject, token, before) = match r {
+                    RevocationRow::Token { subject, token } => {
+                        (subject, Some(token.to_vec()), None)
+                    }
+                    RevocationRow::IssuedBefore { subject, before_ms } => {
+                        (subject, None, Some(*before_ms))
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO revocations (seq, subject, token, before_ms) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(to_i64(*seq)?)
+                .bind(subject.as_str())
+                .bind(token)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        drop(writer);
+        if !delete.is_empty() {
+            let done = matches!(self.scrub_inner().await, Ok(true));
+            self.scrub_pending.store(!done, Ordering::Release);
+        }
+        Ok(())
+    }
+
     /// Does any row of the store still hold this enrollment's share?
     pub async fn has_share(&self, enrollment: &EnrollmentId) -> Result<bool, StoreError> {
         on_pool!(&self.pool, |p| {
