@@ -279,7 +279,7 @@ impl Store {
             let mut enrollments = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
             let mut after: i64 = -1;
             loop {
-                let rows = sqlx::query(
+                let rows: Vec<EnrollmentTuple> = sqlx::query_as(
                     "SELECT enrolled_seq, id, kind, share, subject, last_used_ms FROM enrollments
                      WHERE enrolled_seq > $1 ORDER BY enrolled_seq LIMIT $2",
                 )
@@ -287,24 +287,12 @@ impl Store {
                 .bind(LOAD_PAGE)
                 .fetch_all(&mut *tx)
                 .await?;
-                for row in &rows {
-                    let seq: i64 = row.try_get(0)?;
-                    let id: &[u8] = row.try_get(1)?;
-                    let share: &[u8] = row.try_get(3)?;
-                    enrollments.push(StoredEnrollment {
-                        id: EnrollmentId(
-                            id.try_into()
-                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
-                        ),
-                        kind: row.try_get(2)?,
-                        share: Zeroizing::new(share.to_vec()),
-                        subject: row.try_get(4)?,
-                        enrolled_seq: to_u64(seq)?,
-                        last_used_ms: row.try_get(5)?,
-                    });
-                    after = seq;
+                let page = rows.len();
+                for t in rows {
+                    after = t.0;
+                    enrollments.push(enrollment_from(t)?);
                 }
-                if rows.len() < LOAD_PAGE as usize {
+                if page < LOAD_PAGE as usize {
                     break;
                 }
             }
@@ -324,26 +312,15 @@ impl Store {
                     expires_ms: row.try_get(3)?,
                 });
             }
-            let rows =
-                sqlx::query("SELECT subject, token, before_ms FROM revocations ORDER BY seq")
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let mut revocations = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let subject: String = row.try_get(0)?;
-                let token: Option<&[u8]> = row.try_get(1)?;
-                let before: Option<i64> = row.try_get(2)?;
-                revocations.push(match (token, before) {
-                    (Some(t), None) => RevocationRow::Token {
-                        subject,
-                        token: t
-                            .try_into()
-                            .map_err(|_| StoreError::Corrupt("token id length"))?,
-                    },
-                    (None, Some(before_ms)) => RevocationRow::IssuedBefore { subject, before_ms },
-                    _ => return Err(StoreError::Corrupt("revocation row")),
-                });
-            }
+            let rows: Vec<RevocationTuple> = sqlx::query_as(
+                "SELECT seq, subject, token, before_ms FROM revocations ORDER BY seq",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let revocations = rows
+                .into_iter()
+                .map(|t| revocation_from(t).map(|(_, r)| r))
+                .collect::<Result<_, _>>()?;
             tx.rollback().await?;
             Ok(Loaded {
                 enrollments,
@@ -667,32 +644,16 @@ impl Store {
     /// bytes, in gallery order.
     pub async fn enrollments_from(&self, from: u64) -> Result<Vec<StoredEnrollment>, StoreError> {
         let from = to_i64(from)?;
-        on_pool!(&self.pool, |p| {
-            let rows = sqlx::query(
+        let rows: Vec<EnrollmentTuple> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
                 "SELECT enrolled_seq, id, kind, share, subject, last_used_ms FROM enrollments
                  WHERE enrolled_seq >= $1 ORDER BY enrolled_seq",
             )
             .bind(from)
             .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    let id: &[u8] = row.try_get(1)?;
-                    let share: &[u8] = row.try_get(3)?;
-                    Ok(StoredEnrollment {
-                        id: EnrollmentId(
-                            id.try_into()
-                                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
-                        ),
-                        kind: row.try_get(2)?,
-                        share: Zeroizing::new(share.to_vec()),
-                        subject: row.try_get(4)?,
-                        enrolled_seq: to_u64(row.try_get(0)?)?,
-                        last_used_ms: row.try_get(5)?,
-                    })
-                })
-                .collect()
-        })
+            .await?
+        });
+        rows.into_iter().map(enrollment_from).collect()
     }
 
     /// Revocations recorded by ops `seq >= from`, in order.
@@ -701,35 +662,15 @@ impl Store {
         from: u64,
     ) -> Result<Vec<(u64, RevocationRow)>, StoreError> {
         let from = to_i64(from)?;
-        on_pool!(&self.pool, |p| {
-            let rows = sqlx::query(
+        let rows: Vec<RevocationTuple> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
                 "SELECT seq, subject, token, before_ms FROM revocations WHERE seq >= $1 ORDER BY seq",
             )
             .bind(from)
             .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    let seq = to_u64(row.try_get(0)?)?;
-                    let subject: String = row.try_get(1)?;
-                    let token: Option<&[u8]> = row.try_get(2)?;
-                    let before: Option<i64> = row.try_get(3)?;
-                    let r = match (token, before) {
-                        (Some(t), None) => RevocationRow::Token {
-                            subject,
-                            token: t
-                                .try_into()
-                                .map_err(|_| StoreError::Corrupt("token id length"))?,
-                        },
-                        (None, Some(before_ms)) => {
-                            RevocationRow::IssuedBefore { subject, before_ms }
-                        }
-                        _ => return Err(StoreError::Corrupt("revocation row")),
-                    };
-                    Ok((seq, r))
-                })
-                .collect()
-        })
+            .await?
+        });
+        rows.into_iter().map(revocation_from).collect()
     }
 
     /// Brings a lagging node up to its peers in one transaction: appends the
@@ -838,6 +779,44 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(&self.pool, |p| p.close().await)
     }
+}
+
+/// An `enrollments` row: enrolled_seq, id, kind, share, subject, last_used_ms.
+type EnrollmentTuple = (i64, Vec<u8>, String, Vec<u8>, Option<String>, i64);
+
+fn enrollment_from(t: EnrollmentTuple) -> Result<StoredEnrollment, StoreError> {
+    let (seq, id, kind, share, subject, last_used_ms) = t;
+    Ok(StoredEnrollment {
+        id: EnrollmentId(
+            id.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("enrollment id length"))?,
+        ),
+        kind,
+        share: Zeroizing::new(share),
+        subject,
+        enrolled_seq: to_u64(seq)?,
+        last_used_ms,
+    })
+}
+
+/// A `revocations` row: seq, subject, token, before_ms.
+type RevocationTuple = (i64, String, Option<Vec<u8>>, Option<i64>);
+
+fn revocation_from(t: RevocationTuple) -> Result<(u64, RevocationRow), StoreError> {
+    let (seq, subject, token, before) = t;
+    let row = match (token, before) {
+        (Some(t), None) => RevocationRow::Token {
+            subject,
+            token: t
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("token id length"))?,
+        },
+        (None, Some(before_ms)) => RevocationRow::IssuedBefore { subject, before_ms },
+        _ => return Err(StoreError::Corrupt("revocation row")),
+    };
+    Ok((to_u64(seq)?, row))
 }
 
 fn next_from_max(last: Option<i64>) -> Result<u64, StoreError> {
