@@ -149,20 +149,31 @@ impl Client {
         })
     }
 
-    /// POSTs an operation to the coordinator.
+    /// POSTs `body` to one node's API (requests that go to a given node,
+    /// such as the weaving signing rounds).
+    pub(crate) async fn post_to<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        party: PartyId,
+        path: &str,
+        body: &Q,
+    ) -> Result<A, NodeError> {
+        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
+        let bytes = self
+            .call(party, self.http.post(&url).json(body), url.clone())
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
+            url,
+            message: format!("bad response from {party}: {e}"),
+        })
+    }
+
+    /// POSTs an operation to the coordinator (party 0).
     async fn post<Q: Serialize, A: DeserializeOwned>(
         &self,
         path: &str,
         body: &Q,
     ) -> Result<A, NodeError> {
-        let url = format!("{}{path}", self.net.leader().api_url);
-        let bytes = self
-            .call(PartyId::P0, self.http.post(&url).json(body), url.clone())
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
-            url,
-            message: format!("bad response: {e}"),
-        })
+        self.post_to(PartyId::P0, path, body).await
     }
 
     /// `GET /v1/health` of one node.

@@ -327,7 +327,7 @@ pub struct WeaveClient {
     net: NetworkFile,
     public: WeavePublic,
     network: NetworkId,
-    http: reqwest::Client,
+    client: crate::Client,
 }
 
 impl WeaveClient {
@@ -343,18 +343,12 @@ impl WeaveClient {
             path: "network.toml".into(),
             message: format!("network name: {e}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| NodeError::Http {
-                url: String::new(),
-                message: e.to_string(),
-            })?;
+        let client = crate::Client::new(net.clone())?;
         Ok(Self {
             net,
             public,
             network,
-            http,
+            client,
         })
     }
 
@@ -369,35 +363,7 @@ impl WeaveClient {
         path: &str,
         body: &Q,
     ) -> Result<A, NodeError> {
-        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
-        let resp = self
-            .http
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| NodeError::Http {
-                url: url.clone(),
-                message: format!("{party} unreachable: {e}"),
-            })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| NodeError::Http {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<crate::wire::ErrorBody>(&bytes)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(NodeError::Http {
-                url,
-                message: format!("{party} refused ({status}): {message}"),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
-            url,
-            message: format!("bad response: {e}"),
-        })
+        self.client.post_to(party, path, body).await
     }
 
     /// Runs FROST with `signers` over `draft` and returns the finished SD-JWT.
