@@ -394,3 +394,137 @@ async fn retention_deletes_unused_enrollments_by_itself() {
         stop(n).await;
     }
 }
+
+/// Rolls node `i`'s SQLite database back to its first `size` log entries,
+/// as if it had missed everything after (node stopped).
+async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {
+    use sqlx::Connection;
+    let url = format!(
+        "sqlite://{}",
+        dir.join(format!("node-{i}/node.db")).display()
+    );
+    let mut c = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    for sql in [
+        "DELETE FROM oplog WHERE seq >= $1",
+        // A Merkle node exists in a tree of `size` leaves only if its whole
+        // subtree is inside it.
+        "DELETE FROM log_hashes WHERE ((idx + 1) << level) > $1",
+        "DELETE FROM enrollments WHERE enrolled_seq >= $1",
+        "DELETE FROM revocations WHERE seq >= $1",
+    ] {
+        sqlx::query(sql)
+            .bind(size)
+            .execute(&mut c)
+            .await
+            .expect("roll back");
+    }
+    c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_ops_catches_up_from_its_peers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let params = net.matching.embedding;
+    let client = Client::new(net).expect("client");
+    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    wait_ready(&client).await;
+    let now = OffsetDateTime::now_utc();
+    let (alice, mut bob) = (Wallet::create(now), Wallet::create(now));
+    let long = Duration::minutes(30);
+    client
+        .enroll(
+            &template(&person(1, &params), &params),
+            &alice,
+            "site.example",
+        )
+        .await
+        .expect("enroll alice");
+    let missed_from = client.health(PartyId::P2).await.expect("health")["next_seq"]
+        .as_i64()
+        .expect("size");
+    // What P2 will have missed: Bob's enrollment and Alice's revocation.
+    let bob_id = client
+        .enroll(
+            &template(&person(2, &params), &params),
+            &bob,
+            "site.example",
+        )
+        .await
+        .expect("enroll bob")
+        .enrollment_id
+        .expect("id");
+    let now = OffsetDateTime::now_utc();
+    client
+        .revoke(
+            &alice,
+            Revocation::issued_before(
+                NetworkId::new(NET).expect("id"),
+                now + Duration::seconds(1),
+                now,
+            ),
+        )
+        .await
+        .expect("revoke");
+    stop(nodes[2].take().expect("running")).await;
+    roll_back(dir, 2, missed_from).await;
+    nodes[2] = Some(start(config(dir, 2)));
+    wait_ready(&client).await;
+
+    // The next op finds P2 behind; it catches up and the op goes through on
+    // a retry. Bob's verification needs P2's rebuilt share to be right.
+    let consent = token(&mut bob, BANK, &[Purpose::Verify], long, None);
+    let probe = template(&noisy(&person(2, &params), 5), &params);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let matched = loop {
+        match client.verify(bob_id, &probe, &consent).await {
+            Ok(m) => break m,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "not caught up: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(
+        matched,
+        "P2's rebuilt share of Bob's enrollment does not match"
+    );
+    let h: Vec<_> = {
+        let mut v = Vec::new();
+        for p in PartyId::ALL {
+            let h = client.health(p).await.expect("health");
+            v.push((
+                h["next_seq"].clone(),
+                h["log_root"].clone(),
+                h["enrolled"].clone(),
+            ));
+        }
+        v
+    };
+    assert!(h.iter().all(|x| *x == h[0]), "{h:?}");
+    let size = h[0].0.as_u64().expect("size");
+    assert_eq!(
+        client.entries(PartyId::P2, 0, size).await.expect("entries"),
+        client.entries(PartyId::P0, 0, size).await.expect("entries")
+    );
+    // P2 holds Bob's share and took in the revocation it missed.
+    stop(nodes[2].take().expect("running")).await;
+    let store = sanctuary_store::Store::open(&config(dir, 2).storage_url())
+        .await
+        .expect("open");
+    assert!(store.has_share(&bob_id).await.expect("has_share"));
+    assert_eq!(
+        store.load().await.expect("load").revocations.len(),
+        1,
+        "the missed revocation"
+    );
+    store.close().await;
+    for n in nodes.into_iter().flatten() {
+        stop(n).await;
+    }
+}
