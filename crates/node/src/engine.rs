@@ -112,29 +112,38 @@ impl State {
         }
     }
 
-    /// Fills the galleries with stored enrollments (in gallery order),
-    /// consuming the rows one by one: each row's share bytes are wiped and
-    /// freed once its gallery row is filled, and space is reserved once, so
-    /// loading peaks near one copy of the shares instead of two.
-    fn fill(&mut self, party: PartyId, rows: Vec<StoredEnrollment>) -> Result<(), NodeError> {
-        for kind in [TemplateKind::Embedding, TemplateKind::Iris] {
-            let name = kind.to_string();
-            let n = rows.iter().filter(|e| e.kind == name).count();
-            let ks = self.kind(kind);
-            ks.gallery.reserve(n);
-            ks.ids.reserve(n);
-            ks.subjects.reserve(n);
-            ks.last_used.reserve(n);
+    /// Fills the (empty) galleries from storage, in gallery order. Rows
+    /// are streamed a page at a time and each row's share bytes are wiped
+    /// and freed once its gallery row is filled, so loading holds about one
+    /// copy of the shares, not two. Returns the rest of what was loaded.
+    async fn load(
+        &mut self,
+        party: PartyId,
+        store: &Store,
+    ) -> Result<sanctuary_store::Loaded, NodeError> {
+        let mut rejected = None;
+        let loaded = store
+            .load_with(|e| {
+                self.push_row(party, e).map_err(|err| {
+                    rejected = Some(err);
+                    sanctuary_store::StoreError::Corrupt("an enrollment row the node cannot use")
+                })
+            })
+            .await;
+        match (rejected, loaded) {
+            (Some(e), _) => Err(e),
+            (None, r) => Ok(r?),
         }
-        for e in rows {
-            let kind = parse_kind(&e.kind)?;
-            let ks = self.kind(kind);
-            let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
-            ks.gallery.push(&share)?;
-            ks.ids.push(e.id);
-            ks.subjects.push(e.subject);
-            ks.last_used.push(e.last_used_ms);
-        }
+    }
+
+    fn push_row(&mut self, party: PartyId, e: StoredEnrollment) -> Result<(), NodeError> {
+        let kind = parse_kind(&e.kind)?;
+        let ks = self.kind(kind);
+        let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
+        ks.gallery.push(&share)?;
+        ks.ids.push(e.id);
+        ks.subjects.push(e.subject);
+        ks.last_used.push(e.last_used_ms);
         Ok(())
     }
 
@@ -223,7 +232,7 @@ pub(crate) fn share_from_bytes(
             8 * len
         )));
     }
-    let words: Vec<u32> = bytemuck::pod_collect_to_vec(bytes);
+    let words: Zeroizing<Vec<u32>> = Zeroizing::new(bytemuck::pod_collect_to_vec(bytes));
     let (own, next) = words.split_at(len);
     ShareVec::from_parts(party, own.to_vec(), next.to_vec())
         .map_err(|e| NodeError::BadRequest(e.to_string()))
@@ -281,23 +290,23 @@ impl Node {
         }
         let checkpoints = checkpoint_policy(&cfg.network, log_keys)?;
         let store = Arc::new(Store::open(&cfg.storage_url()).await?);
-        let mut loaded = store.load().await?;
         let origin = log_origin(&cfg.network);
         let log = Log::new(&origin, NodeLogStore(store.clone()))?;
         let cosigner = Cosigner::new(party, &origin, log_key, NodeLogStore(store.clone()));
         let root = log.root().await?;
-        let consent = NodeConsent::new(policy, &loaded);
         let (embedding, iris) = empty_kinds(party, &cfg.matching)?;
         let mut state = State {
             log,
             cosigner,
-            next_seq: loaded.next_seq,
+            next_seq: 0,
             root,
             embedding,
             iris,
         };
-        let enrolled = loaded.enrollments.len();
-        state.fill(party, std::mem::take(&mut loaded.enrollments))?;
+        let loaded = state.load(party, &store).await?;
+        state.next_seq = loaded.next_seq;
+        let consent = NodeConsent::new(policy, &loaded);
+        let enrolled = state.all_ids().len();
         let peers = cfg
             .peers
             .iter()
@@ -972,11 +981,10 @@ impl Node {
         revocations: &[(u64, sanctuary_store::RevocationRow)],
     ) -> Result<(), NodeError> {
         let party = self.party();
-        let loaded = self.store.load().await?;
         let (embedding, iris) = empty_kinds(party, &self.cfg.matching)?;
         st.embedding = embedding;
         st.iris = iris;
-        st.fill(party, loaded.enrollments)?;
+        let loaded = st.load(party, &self.store).await?;
         st.next_seq = loaded.next_seq;
         st.root = st.log.root().await?;
         self.consent

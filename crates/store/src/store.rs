@@ -263,6 +263,26 @@ impl Store {
     /// Everything a node needs at start-up: the enrollments in gallery order,
     /// the log length and the consent state, read from one consistent snapshot.
     pub async fn load(&self) -> Result<Loaded, StoreError> {
+        let mut enrollments = Vec::new();
+        let mut loaded = self
+            .load_with(|e| {
+                enrollments.push(e);
+                Ok(())
+            })
+            .await?;
+        loaded.enrollments = enrollments;
+        Ok(loaded)
+    }
+
+    /// [`Store::load`], handing each enrollment to `each` as its page is
+    /// read instead of collecting them (the returned `enrollments` is
+    /// empty): a node filling its galleries this way holds one page of rows
+    /// at a time, not a second copy of every share. An `Err` from `each`
+    /// stops the load and is returned.
+    pub async fn load_with(
+        &self,
+        mut each: impl FnMut(StoredEnrollment) -> Result<(), StoreError> + Send,
+    ) -> Result<Loaded, StoreError> {
         let begin = match self.backend() {
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             Backend::Sqlite => "BEGIN",
@@ -273,10 +293,6 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let next_seq = next_from_max(last)?;
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrollments")
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut enrollments = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
             let mut after: i64 = -1;
             loop {
                 let rows: Vec<EnrollmentTuple> = sqlx::query_as(
@@ -290,7 +306,7 @@ impl Store {
                 let page = rows.len();
                 for t in rows {
                     after = t.0;
-                    enrollments.push(enrollment_from(t)?);
+                    each(enrollment_from(t)?)?;
                 }
                 if page < LOAD_PAGE as usize {
                     break;
@@ -323,7 +339,7 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             tx.rollback().await?;
             Ok(Loaded {
-                enrollments,
+                enrollments: Vec::new(),
                 next_seq,
                 token_uses,
                 revocations,
