@@ -525,16 +525,6 @@ impl<R: Kernel> Gallery<R> {
         }
     }
 
-    /// Makes room for `n` more entries (a node loading its store reserves
-    /// once instead of growing by doubling, which would briefly hold two
-    /// copies of the rows).
-    pub fn reserve(&mut self, n: usize) {
-        match self {
-            Gallery::Embedding { gallery, .. } => gallery.reserve(n),
-            Gallery::Iris(g) => g.reserve(n),
-        }
-    }
-
     /// Removes entry `index`, shifting later entries down.
     pub fn remove(&mut self, index: usize) -> Result<(), MpcError> {
         match self {

@@ -368,9 +368,16 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
             Ok((r.seq, row))
         })
         .collect::<Result<_, _>>()?;
-    node.store
-        .catch_up(&ops, &insert, &delete, &revocations)
-        .await?;
+    // Each revocation goes in with the op that recorded it.
+    for (seq, row) in &revocations {
+        let op = ops
+            .iter_mut()
+            .find(|o| o.seq == *seq)
+            .ok_or_else(|| behind("a revocation outside the missed ops"))?;
+        op.consent
+            .push(sanctuary_store::ConsentWrite::Revocation(row.clone()));
+    }
+    node.store.catch_up(&ops, &insert, &delete).await?;
     node.reload(&mut st, &revocations).await?;
     tracing::info!(party = %me, from, to = next.size, inserted = insert.len(), deleted = delete.len(), "caught up with the peers");
     Ok(next.size - from)

@@ -45,6 +45,16 @@ fn token(
     }
 }
 
+/// A revocation of every token issued until now.
+fn revoke_all_until_now() -> Revocation {
+    let now = OffsetDateTime::now_utc();
+    Revocation::issued_before(
+        NetworkId::new(NET).expect("id"),
+        now + Duration::seconds(1),
+        now,
+    )
+}
+
 fn refused_code<T: std::fmt::Debug>(r: Result<T, NodeError>) -> String {
     match r {
         Err(NodeError::Refused { code, .. }) => code,
@@ -170,16 +180,8 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     // Revocation: as easy as giving consent, effective on every node, and
     // it survives a restart of a node (stored, not only in memory).
     let revoked = token(&mut alice, BANK, &[Purpose::Verify], long, None);
-    let now = OffsetDateTime::now_utc();
     client
-        .revoke(
-            &alice,
-            Revocation::issued_before(
-                NetworkId::new(NET).expect("id"),
-                now + Duration::seconds(1),
-                now,
-            ),
-        )
+        .revoke(&alice, revoke_all_until_now())
         .await
         .expect("revoke all");
     stop(nodes[1].take().expect("running")).await;
@@ -459,16 +461,8 @@ async fn a_node_that_missed_ops_catches_up_from_its_peers() {
         .expect("enroll bob")
         .enrollment_id
         .expect("id");
-    let now = OffsetDateTime::now_utc();
     client
-        .revoke(
-            &alice,
-            Revocation::issued_before(
-                NetworkId::new(NET).expect("id"),
-                now + Duration::seconds(1),
-                now,
-            ),
-        )
+        .revoke(&alice, revoke_all_until_now())
         .await
         .expect("revoke");
     stop(nodes[2].take().expect("running")).await;

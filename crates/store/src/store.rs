@@ -377,7 +377,32 @@ impl Store {
     /// Applies consecutive ops in one transaction: all of them or none.
     /// Same checks as [`Store::apply`] for each op; meant for bulk import.
     pub async fn apply_batch(&self, ops: &[AppliedOp]) -> Result<(), StoreError> {
-        if ops.is_empty() {
+        self.apply_batch_with(ops, &[], &[]).await
+    }
+
+    /// Brings a lagging node up to its peers in one transaction: appends the
+    /// log entries it missed (`ops`, consecutive from its length, with the
+    /// revocations they recorded as consent writes), inserts the enrollments
+    /// it lacks (with their original `enrolled_seq`), and deletes those its
+    /// peers no longer hold. All or nothing, like [`Store::apply`].
+    pub async fn catch_up(
+        &self,
+        ops: &[AppliedOp],
+        insert: &[StoredEnrollment],
+        delete: &[EnrollmentId],
+    ) -> Result<(), StoreError> {
+        self.apply_batch_with(ops, insert, delete).await
+    }
+
+    /// [`Store::apply_batch`], then `insert` and `delete` enrollments, in
+    /// the same transaction.
+    async fn apply_batch_with(
+        &self,
+        ops: &[AppliedOp],
+        insert: &[StoredEnrollment],
+        delete: &[EnrollmentId],
+    ) -> Result<(), StoreError> {
+        if ops.is_empty() && insert.is_empty() && delete.is_empty() {
             return Ok(());
         }
         let writer = self.write_lock.lock().await;
@@ -502,6 +527,27 @@ impl Store {
                     }
                 }
                 next = op.seq + 1; // op.seq <= i64::MAX: no overflow
+            }
+            for e in insert {
+                sqlx::query(
+                    "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(to_i64(e.enrolled_seq)?)
+                .bind(e.id.0.as_slice())
+                .bind(e.kind.as_str())
+                .bind(e.share.as_slice())
+                .bind(e.subject.as_deref())
+                .bind(e.last_used_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for id in delete {
+                sqlx::query("DELETE FROM enrollments WHERE id = $1")
+                    .bind(id.0.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                deleted = true;
             }
             tx.commit().await?;
         });
@@ -687,97 +733,6 @@ impl Store {
             .await?
         });
         rows.into_iter().map(revocation_from).collect()
-    }
-
-    /// Brings a lagging node up to its peers in one transaction: appends the
-    /// log entries it missed (`ops`, log-only, consecutive from its length),
-    /// inserts the enrollments it lacks (with their original
-    /// `enrolled_seq`), deletes those its peers no longer hold, and records
-    /// the revocations it missed. All or nothing, like [`Store::apply`].
-    pub async fn catch_up(
-        &self,
-        ops: &[AppliedOp],
-        insert: &[StoredEnrollment],
-        delete: &[EnrollmentId],
-        revocations: &[(u64, RevocationRow)],
-    ) -> Result<(), StoreError> {
-        let writer = self.write_lock.lock().await;
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
-            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM oplog")
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut next = next_from_max(last)?;
-            for op in ops {
-                if op.seq != next {
-                    tx.rollback().await?;
-                    return Err(StoreError::OutOfOrder {
-                        expected: next,
-                        got: op.seq,
-                    });
-                }
-                sqlx::query("INSERT INTO oplog (seq, entry) VALUES ($1, $2)")
-                    .bind(to_i64(op.seq)?)
-                    .bind(op.entry.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-                for h in &op.hashes {
-                    sqlx::query("INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)")
-                        .bind(i16::from(h.level))
-                        .bind(to_i64(h.index)?)
-                        .bind(h.hash.as_slice())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                next = op.seq + 1;
-            }
-            for e in insert {
-                sqlx::query(
-                    "INSERT INTO enrollments (enrolled_seq, id, kind, share, subject, last_used_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(to_i64(e.enrolled_seq)?)
-                .bind(e.id.0.as_slice())
-                .bind(e.kind.as_str())
-                .bind(e.share.as_slice())
-                .bind(e.subject.as_deref())
-                .bind(e.last_used_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for id in delete {
-                sqlx::query("DELETE FROM enrollments WHERE id = $1")
-                    .bind(id.0.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (seq, r) in revocations {
-                let (subject, token, before) = match r {
-                    RevocationRow::Token { subject, token } => {
-                        (subject, Some(token.to_vec()), None)
-                    }
-                    RevocationRow::IssuedBefore { subject, before_ms } => {
-                        (subject, None, Some(*before_ms))
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO revocations (seq, subject, token, before_ms) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(to_i64(*seq)?)
-                .bind(subject.as_str())
-                .bind(token)
-                .bind(before)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-        });
-        drop(writer);
-        if !delete.is_empty() {
-            let done = matches!(self.scrub_inner().await, Ok(true));
-            self.scrub_pending.store(!done, Ordering::Release);
-        }
-        Ok(())
     }
 
     /// Does any row of the store still hold this enrollment's share?
