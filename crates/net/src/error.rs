@@ -45,14 +45,6 @@ pub enum NetError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A pinned public key string could not be parsed.
-    #[error(
-        "invalid pinned public key {input:?}: expected `ed25519:` followed by 44 base64 characters"
-    )]
-    BadPublicKey {
-        /// The offending input, truncated.
-        input: String,
-    },
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,

@@ -4,17 +4,15 @@
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::signature::KeyPair as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::error::NetError;
+pub use sanctuary_proto::{PUBLIC_KEY_PREFIX, PublicKey};
 
 /// DER prefix of a PKCS#8 v1 `OneAsymmetricKey` holding an Ed25519 seed
 /// (RFC 8410 section 7); the 32-byte seed follows.
@@ -28,83 +26,16 @@ const SPKI_ED25519_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
+/// The key in an Ed25519 `SubjectPublicKeyInfo`, or `None` if `spki` is
+/// not one.
+pub(crate) fn from_spki(spki: &[u8]) -> Option<PublicKey> {
+    let rest = spki.strip_prefix(&SPKI_ED25519_PREFIX[..])?;
+    let bytes: [u8; 32] = rest.try_into().ok()?;
+    Some(PublicKey::from_bytes(bytes))
+}
+
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
-
-/// Prefix of the textual form of a [`PublicKey`].
-pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
-
-/// A node's Ed25519 public key: what other nodes pin in their configuration.
-///
-/// Its text form is `ed25519:` followed by the standard base64 (with padding)
-/// of the raw 32-byte key, e.g. `ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=`.
-/// It serialises (serde) as that string.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey([u8; 32]);
-
-impl PublicKey {
-    /// The key from its raw 32 bytes.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        PublicKey(bytes)
-    }
-
-    /// The raw 32 bytes.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// The key in an Ed25519 `SubjectPublicKeyInfo`, or `None` if `spki` is
-    /// not one.
-    pub(crate) fn from_spki(spki: &[u8]) -> Option<Self> {
-        let rest = spki.strip_prefix(&SPKI_ED25519_PREFIX[..])?;
-        let bytes: [u8; 32] = rest.try_into().ok()?;
-        Some(PublicKey(bytes))
-    }
-
-    /// Constant-time equality (the comparison against pinned keys).
-    pub fn ct_eq(&self, other: &PublicKey) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl fmt::Display for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PUBLIC_KEY_PREFIX}{}", B64.encode(self.0))
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({self})")
-    }
-}
-
-impl FromStr for PublicKey {
-    type Err = NetError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || NetError::BadPublicKey {
-            input: s.chars().take(80).collect(),
-        };
-        let b64 = s.trim().strip_prefix(PUBLIC_KEY_PREFIX).ok_or_else(bad)?;
-        let raw = B64.decode(b64).map_err(|_| bad())?;
-        let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| bad())?;
-        Ok(PublicKey(bytes))
-    }
-}
-
-impl Serialize for PublicKey {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for PublicKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// A node's long-term Ed25519 identity key pair.
 ///
@@ -140,7 +71,7 @@ impl NodeKey {
             Ok(kp) => {
                 let mut bytes = [0u8; 32];
                 bytes.copy_from_slice(kp.public_key().as_ref());
-                PublicKey(bytes)
+                PublicKey::from_bytes(bytes)
             }
             Err(_) => unreachable!("ring rejects only seeds that are not 32 bytes long"),
         };

@@ -66,7 +66,7 @@ fn provider() -> Arc<CryptoProvider> {
 fn presented_key(cert: &CertificateDer<'_>) -> Result<PresentedKey, rustls::Error> {
     let parsed = rustls::server::ParsedCertificate::try_from(cert)?;
     let spki = parsed.subject_public_key_info();
-    Ok(match PublicKey::from_spki(spki.as_ref()) {
+    Ok(match crate::key::from_spki(spki.as_ref()) {
         Some(k) => PresentedKey::Ed25519(k),
         None => PresentedKey::NotEd25519,
     })

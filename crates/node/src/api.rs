@@ -10,34 +10,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sanctuary_store::EnrollmentId;
+use sanctuary_proto::EnrollmentId;
 use serde_json::json;
 
 use crate::NodeError;
 use crate::engine::{Node, Outcome};
-use crate::wire::{
+use sanctuary_proto::wire::{
+    DedupeOp, DeleteOp, EnrollOp, FestivalCheckinOp, IdentifyOp, RevokeOp, VerifyOp,
+};
+use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EnrollStatus, EntriesResponse,
     ErrorBody, IdentifyRequest, MatchRequest, MatchResponse, Op, RevokeRequest, SeqResponse,
 };
 
 impl IntoResponse for NodeError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            NodeError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            NodeError::NotCoordinator(_) => (StatusCode::MISDIRECTED_REQUEST, "not_coordinator"),
-            NodeError::PeerUnavailable { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "peer_unavailable")
-            }
-            NodeError::OutOfStep(_) | NodeError::Halted(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "out_of_step")
-            }
-            NodeError::Refused { code, .. } => (StatusCode::FORBIDDEN, code.as_str()),
-            NodeError::Log(sanctuary_log::Error::Usage(_) | sanctuary_log::Error::Proof(_)) => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
+        let (status, code) = self.status();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
@@ -92,13 +81,13 @@ async fn enroll(
     check_request_id(&req.request_id)?;
     check_shares(req.shares.len())?;
     let id = EnrollmentId(rand::random());
-    let op = Op::Enroll {
+    let op = Op::Enroll(EnrollOp {
         kind: req.kind,
         enrollment_id: id,
         site: req.site,
         statement: req.statement,
         audit_tag: req.audit_tag,
-    };
+    });
     let (seq, outcome, _) = node
         .coordinate(&req.request_id, op, Some(req.shares), None)
         .await?;
@@ -136,12 +125,12 @@ async fn verify(
     let enrollment_id = req
         .enrollment_id
         .ok_or_else(|| NodeError::BadRequest("verify needs enrollment_id".into()))?;
-    let op = Op::Verify {
+    let op = Op::Verify(VerifyOp {
         kind: req.kind,
         enrollment_id,
         relying_party: req.relying_party.clone(),
         token: req.token.clone(),
-    };
+    });
     run_match(&node, req, op).await
 }
 
@@ -158,12 +147,12 @@ async fn dedupe(
         .subject
         .clone()
         .ok_or_else(|| NodeError::BadRequest("dedupe needs the subject's key".into()))?;
-    let op = Op::Dedupe {
+    let op = Op::Dedupe(DedupeOp {
         kind: req.kind,
         relying_party: req.relying_party.clone(),
         subject,
         token: req.token.clone(),
-    };
+    });
     run_match(&node, req, op).await
 }
 
@@ -172,11 +161,11 @@ async fn delete(
     Json(req): Json<DeleteRequest>,
 ) -> Result<Json<DeleteResponse>, NodeError> {
     check_request_id(&req.request_id)?;
-    let op = Op::Delete {
+    let op = Op::Delete(DeleteOp {
         enrollment_id: req.enrollment_id,
         statement: req.statement,
         audit_tag: req.audit_tag,
-    };
+    });
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
     Ok(Json(DeleteResponse { seq, deleted: true }))
 }
@@ -186,10 +175,10 @@ async fn revoke(
     Json(req): Json<RevokeRequest>,
 ) -> Result<Json<SeqResponse>, NodeError> {
     check_request_id(&req.request_id)?;
-    let op = Op::Revoke {
+    let op = Op::Revoke(RevokeOp {
         statement: req.statement,
         audit_tag: req.audit_tag,
-    };
+    });
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
     Ok(Json(SeqResponse { seq }))
 }
@@ -199,9 +188,9 @@ async fn identify(
     Json(req): Json<IdentifyRequest>,
 ) -> Result<Json<SeqResponse>, NodeError> {
     check_request_id(&req.request_id)?;
-    let op = Op::Identify {
+    let op = Op::Identify(IdentifyOp {
         relying_party: req.relying_party,
-    };
+    });
     // Always refused by every node's policy; the refusal is logged.
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
     Ok(Json(SeqResponse { seq }))
@@ -209,14 +198,14 @@ async fn identify(
 
 async fn festival_record(
     State(node): State<Arc<Node>>,
-    Json(req): Json<crate::wire::FestivalRecordRequest>,
+    Json(req): Json<sanctuary_proto::wire::FestivalRecordRequest>,
 ) -> Result<Json<SeqResponse>, NodeError> {
     check_request_id(&req.request_id)?;
-    let op = Op::FestivalCheckin {
+    let op = Op::FestivalCheckin(FestivalCheckinOp {
         event: req.event,
         authorization: req.authorization,
         audit_tag: req.audit_tag,
-    };
+    });
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
     Ok(Json(SeqResponse { seq }))
 }
@@ -240,9 +229,7 @@ async fn log_checkpoint(State(node): State<Arc<Node>>) -> Result<Response, NodeE
     let log = node.reader()?;
     match log.latest_checkpoint().await? {
         Some(note) => Ok(text(note.to_string())),
-        None => Err(NodeError::NotFound(
-            "co-signed checkpoint (log not yet cosigned)".into(),
-        )),
+        None => Err(NodeError::NoCheckpoint),
     }
 }
 

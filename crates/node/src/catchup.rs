@@ -26,8 +26,9 @@ use sanctuary_log::{Entry, Hash, StoreError as LogStoreError, leaf_hash};
 use sanctuary_mpc::{Transport, TransportError};
 use sanctuary_net::MeshSession;
 use sanctuary_share::PartyId;
-use sanctuary_store::{AppliedOp, EnrollmentId, NodeHash, RevocationRow, StoredEnrollment};
+use sanctuary_store::{AppliedOp, NodeHash, RevocationRow, StoredEnrollment};
 use serde::{Deserialize, Serialize};
+use sanctuary_proto::EnrollmentId;
 use zeroize::Zeroizing;
 
 use crate::NodeError;

@@ -3,24 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use sanctuary_net::PublicKey;
+use sanctuary_proto::{MatchingConfig, PublicKey};
 use sanctuary_share::PartyId;
-use sanctuary_template::{EmbeddingParams, IrisParams};
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
-
-/// Matching parameters: identical on every node and client of a network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchingConfig {
-    /// Embedding layout and threshold.
-    #[serde(default)]
-    pub embedding: EmbeddingParams,
-    /// Iris layout, rotations and threshold.
-    #[serde(default)]
-    pub iris: IrisParams,
-}
 
 /// Another node as this node knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,64 +134,3 @@ impl NodeConfig {
     }
 }
 
-/// A node as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeEntry {
-    /// Party id.
-    pub party: PartyId,
-    /// Client API base URL, e.g. `http://127.0.0.1:7100`.
-    pub api_url: String,
-    /// Identity key (pinned by peers).
-    pub key: PublicKey,
-    /// X25519 public key (base64) that shares are sealed to.
-    pub seal_key: String,
-    /// Its transparency-log verifier key: checkpoints need 2 of the 3.
-    pub log_key: sanctuary_log::NoteVerifierKey,
-}
-
-/// The public description of a network (`network.toml`) that clients load.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkFile {
-    /// Network name.
-    pub network: String,
-    /// The three nodes, by party.
-    pub nodes: Vec<NodeEntry>,
-    /// Matching parameters.
-    #[serde(default)]
-    pub matching: MatchingConfig,
-    /// Identity Weaving public keys: the FROST group key that signs
-    /// credentials and the PRF verification shares (absent in networks
-    /// created before Identity Weaving).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weave: Option<sanctuary_weave::WeavePublic>,
-}
-
-impl NetworkFile {
-    /// Reads and checks a network file.
-    pub fn load(path: &Path) -> Result<Self, NodeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NodeError::ConfigIo {
-            path: path.to_owned(),
-            source,
-        })?;
-        let net: NetworkFile = toml::from_str(&text).map_err(|e| NodeError::Config {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        for (i, p) in PartyId::ALL.iter().enumerate() {
-            if net.nodes.get(i).map(|n| n.party) != Some(*p) {
-                return Err(NodeError::Config {
-                    path: path.to_owned(),
-                    message: "`nodes` must list parties 0, 1, 2 in order".into(),
-                });
-            }
-        }
-        Ok(net)
-    }
-
-    /// The node coordinating operations (party 0).
-    pub fn leader(&self) -> &NodeEntry {
-        &self.nodes[0]
-    }
-}

@@ -17,21 +17,37 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sanctuary_consent::Policy;
 use sanctuary_log::{
-    CheckpointPolicy, Cosigner, Hash, Log, NewEntry, Outcome as LogOutcome, RequestId, SignedNote,
+    CheckpointPolicy, Cosigner, Log, NewEntry, Outcome as LogOutcome, RequestId, SignedNote,
 };
-use sanctuary_mpc::{Gallery, Scope, Session, match_gallery, open_bits};
+use sanctuary_mpc::Transport;
 use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
+use sanctuary_proto::RefusalCode;
+use sanctuary_proto::seal::{SealKey, SealedBox};
+use sanctuary_proto::wire::{
+    CONTROL_SESSION, CONTROL_VERSION, CosignOp, ExpireOp, Op, OpDone, OpStart, Refusal, session_id,
+};
 use sanctuary_share::{PartyId, ShareVec};
-use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store, StoredEnrollment};
-use sanctuary_template::TemplateKind;
+use sanctuary_store::{AppliedOp, StateChange, Store};
 use tokio::sync::Mutex;
+use sanctuary_proto::EnrollmentId;
 use zeroize::Zeroizing;
 
-use crate::consent::{NodeConsent, entry_fields};
-use crate::seal::{SealKey, SealedBox, seal};
+use crate::consent::NodeConsent;
+use crate::state::{State, empty_kinds};
 use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin, node_hashes};
-use crate::wire::{CONTROL_SESSION, Op, OpDone, OpStart, Position, Refusal, op_digest, session_id};
-use crate::{NodeConfig, NodeError};
+use crate::{NodeConfig, NodeError, ops, position, veto};
+
+/// Deviations the real engine can be asked to make, so that the devnet's
+/// rogue operator is this engine and not a second implementation of the
+/// protocol. (A rogue operator can run any code it likes; the hook adds no
+/// power, it only lets tests and the demo play one.)
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Skip this node's own consent and policy checks: approve every op.
+    pub approve_everything: bool,
+    /// The peers' verdicts seen in each op session, by seq.
+    verdicts_seen: std::sync::Mutex<Vec<(u64, Vec<(PartyId, Option<Refusal>)>)>>,
+}
 
 /// Operation counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -57,157 +73,18 @@ impl Metrics {
     }
 }
 
-/// One kind's gallery and the ids (and bound subject keys) of its entries,
-/// position by position.
-#[derive(Debug)]
-struct KindState {
-    gallery: Gallery<u32>,
-    ids: Vec<EnrollmentId>,
-    subjects: Vec<Option<String>>,
-    /// Last use (enrollment or verification), ms since the epoch.
-    last_used: Vec<i64>,
-}
-
-/// Empty galleries for both template kinds.
-fn empty_kinds(
-    party: PartyId,
-    m: &crate::MatchingConfig,
-) -> Result<(KindState, KindState), NodeError> {
-    Ok((
-        KindState {
-            gallery: Gallery::Embedding {
-                gallery: sanctuary_mpc::EmbeddingGallery::new(party, m.embedding.dim),
-                threshold: m.embedding.threshold_int(),
-            },
-            ids: Vec::new(),
-            subjects: Vec::new(),
-            last_used: Vec::new(),
-        },
-        KindState {
-            gallery: Gallery::Iris(sanctuary_mpc::IrisGallery::new(party, m.iris)?),
-            ids: Vec::new(),
-            subjects: Vec::new(),
-            last_used: Vec::new(),
-        },
-    ))
-}
-
-/// The node's replicated state: the log (the agreed order) and the
-/// galleries it produced.
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) log: Log<NodeLogStore>,
-    cosigner: Cosigner<NodeLogStore>,
-    pub(crate) next_seq: u64,
-    pub(crate) root: Hash,
-    embedding: KindState,
-    iris: KindState,
-}
-
-impl State {
-    fn kind(&mut self, kind: TemplateKind) -> &mut KindState {
-        match kind {
-            TemplateKind::Embedding => &mut self.embedding,
-            TemplateKind::Iris => &mut self.iris,
-        }
-    }
-
-    /// Fills the (empty) galleries from storage, in gallery order. Rows
-    /// are streamed a page at a time and each row's share bytes are wiped
-    /// and freed once its gallery row is filled, so loading holds about one
-    /// copy of the shares, not two. Returns the rest of what was loaded.
-    async fn load(
-        &mut self,
-        party: PartyId,
-        store: &Store,
-    ) -> Result<sanctuary_store::Loaded, NodeError> {
-        let mut rejected = None;
-        let loaded = store
-            .load_with(|e| {
-                self.push_row(party, e).map_err(|err| {
-                    rejected = Some(err);
-                    sanctuary_store::StoreError::Corrupt("an enrollment row the node cannot use")
-                })
-            })
-            .await;
-        match (rejected, loaded) {
-            (Some(e), _) => Err(e),
-            (None, r) => Ok(r?),
-        }
-    }
-
-    fn push_row(&mut self, party: PartyId, e: StoredEnrollment) -> Result<(), NodeError> {
-        let kind = parse_kind(&e.kind)?;
-        let ks = self.kind(kind);
-        let share = share_from_bytes(party, &e.share, ks.gallery.share_len())?;
-        ks.gallery.push(&share)?;
-        ks.ids.push(e.id);
-        ks.subjects.push(e.subject);
-        ks.last_used.push(e.last_used_ms);
-        Ok(())
-    }
-
-    /// Every enrollment id held.
-    pub(crate) fn all_ids(&self) -> std::collections::BTreeSet<EnrollmentId> {
-        self.embedding
-            .ids
-            .iter()
-            .chain(&self.iris.ids)
-            .copied()
-            .collect()
-    }
-
-    /// Enrolled count per kind.
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        (self.embedding.ids.len(), self.iris.ids.len())
-    }
-
-    /// Enrollments whose retention ran out by `now`, by `policy`.
-    fn expired(&self, policy: &Policy, now: time::OffsetDateTime) -> Vec<EnrollmentId> {
-        [&self.embedding, &self.iris]
-            .into_iter()
-            .flat_map(|ks| ks.ids.iter().zip(&ks.last_used))
-            .filter(|(_, ms)| {
-                let t =
-                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(**ms) * 1_000_000)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-                policy.retention_expired(t, now)
-            })
-            .map(|(id, _)| *id)
-            .collect()
-    }
-}
-
-impl crate::consent::Enrollments for State {
-    fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)> {
-        [&self.embedding, &self.iris].into_iter().find_map(|ks| {
-            ks.ids.iter().position(|i| i == id).map(|p| {
-                (
-                    ks.subjects.get(p).cloned().flatten(),
-                    ks.last_used.get(p).copied().unwrap_or(0),
-                )
-            })
-        })
-    }
-
-    fn subject_enrolled(&self, subject: &str) -> bool {
-        [&self.embedding, &self.iris]
-            .into_iter()
-            .any(|ks| ks.subjects.iter().any(|s| s.as_deref() == Some(subject)))
-    }
-}
-
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
     pub(crate) cfg: NodeConfig,
     pub(crate) mesh: PeerMesh,
     pub(crate) store: Arc<Store>,
-    seal: SealKey,
-    consent: NodeConsent,
+    pub(crate) seal: SealKey,
+    pub(crate) consent: NodeConsent,
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) state: Mutex<State>,
     control: Mutex<Option<MeshSession>>,
+    faults: Faults,
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -219,36 +96,14 @@ pub struct Node {
     pub(crate) weave: crate::weave::WeaveState,
 }
 
-/// Parses a party's share bytes (`own || next`, little-endian u32).
+/// Parses a party's share bytes of a template kind (`own || next`).
 pub(crate) fn share_from_bytes(
     party: PartyId,
     bytes: &[u8],
     len: usize,
 ) -> Result<ShareVec<u32>, NodeError> {
-    if bytes.len() != 2 * 4 * len {
-        return Err(NodeError::BadRequest(format!(
-            "share has {} bytes, expected {} for this template kind",
-            bytes.len(),
-            8 * len
-        )));
-    }
-    let words: Zeroizing<Vec<u32>> = Zeroizing::new(bytemuck::pod_collect_to_vec(bytes));
-    let (own, next) = words.split_at(len);
-    ShareVec::from_parts(party, own.to_vec(), next.to_vec())
+    sanctuary_proto::share_from_bytes(party, bytes, len)
         .map_err(|e| NodeError::BadRequest(e.to_string()))
-}
-
-/// Serialises a share as `own || next`.
-pub fn share_to_bytes(s: &ShareVec<u32>) -> Zeroizing<Vec<u8>> {
-    let mut v = Zeroizing::new(Vec::with_capacity(8 * s.len()));
-    v.extend_from_slice(bytemuck::cast_slice(s.own()));
-    v.extend_from_slice(bytemuck::cast_slice(s.next()));
-    v
-}
-
-/// The context a share or a result is sealed under: request id and party.
-pub(crate) fn seal_context(request_id: &str, party: PartyId, what: &str) -> Vec<u8> {
-    format!("{what}/{request_id}/{party}").into_bytes()
 }
 
 fn now_ms() -> u64 {
@@ -257,14 +112,19 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Marker in a [`Position`] sent by the coordinator to call an op off.
-const ABORT: &str = "abort";
-
 impl Node {
     /// Loads keys, policy and storage, rebuilds the galleries, and starts
     /// the peer links. Followers start listening for the coordinator; the
     /// coordinator starts its cosigning loop.
     pub async fn start(cfg: NodeConfig) -> Result<Arc<Node>, NodeError> {
+        Self::start_with_faults(cfg, Faults::default()).await
+    }
+
+    /// [`Node::start`] for a node that deviates as `faults` says.
+    pub async fn start_with_faults(
+        cfg: NodeConfig,
+        faults: Faults,
+    ) -> Result<Arc<Node>, NodeError> {
         let party = cfg.party;
         let key = NodeKey::load(cfg.key_path())?;
         let seal = load_seal_key(&cfg)?;
@@ -330,6 +190,7 @@ impl Node {
             checkpoints,
             state: Mutex::new(state),
             control: Mutex::new(None),
+            faults,
             halted: std::sync::Mutex::new(None),
             metrics: Metrics::new(),
             tasks: std::sync::Mutex::new(Vec::new()),
@@ -401,6 +262,41 @@ impl Node {
         self.store.backend().to_string()
     }
 
+    /// Stops serving, keeping `reason` for `/v1/health`.
+    pub(crate) fn halt(&self, reason: String) {
+        if let Ok(mut h) = self.halted.lock() {
+            *h = Some(reason);
+        }
+    }
+
+    /// The peers' refusal codes seen in each op session (`None`: approved),
+    /// by seq; recorded for every op.
+    pub fn verdicts_seen(&self) -> Vec<(u64, Vec<(PartyId, Option<RefusalCode>)>)> {
+        self.faults
+            .verdicts_seen
+            .lock()
+            .map(|v| {
+                v.iter()
+                    .map(|(seq, vs)| {
+                        (
+                            *seq,
+                            vs.iter()
+                                .map(|(p, r)| (*p, r.as_ref().map(|r| r.code)))
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Coordinator: proposes `op` (without shares) to the network, as the
+    /// client API does for the requests it accepts; returns its seq.
+    pub async fn propose(&self, op: Op) -> Result<u64, NodeError> {
+        let request_id = hex::encode(rand::random::<[u8; 16]>());
+        Ok(self.coordinate(&request_id, op, None, None).await?.0)
+    }
+
     fn check_halted(&self) -> Result<(), NodeError> {
         match self.halted.lock().map(|h| h.clone()) {
             Ok(Some(reason)) => Err(NodeError::Halted(reason)),
@@ -426,6 +322,7 @@ impl Node {
         let seq = st.next_seq;
         let time_ms = now_ms();
         let start_for = |p: PartyId| OpStart {
+            v: CONTROL_VERSION,
             seq,
             request_id: request_id.to_owned(),
             time_ms,
@@ -434,7 +331,7 @@ impl Node {
             client_key: client_key.clone(),
         };
         if let Err(e) = self.announce(&start_for).await {
-            self.abort_announced(&start_for(PartyId::P0)).await;
+            position::abort_announced(self, &start_for(PartyId::P0)).await;
             return Err(e);
         }
         let own = start_for(PartyId::P0);
@@ -444,7 +341,7 @@ impl Node {
             results.push(r);
         }
         for p in [PartyId::P1, PartyId::P2] {
-            let bytes = sanctuary_mpc::Transport::recv(&mut transport, p).await?;
+            let bytes = transport.recv(p).await?;
             let done: OpDone = serde_json::from_slice(&bytes)
                 .map_err(|e| NodeError::OutOfStep(format!("{p} sent a bad result: {e}")))?;
             if let Some(r) = done.result {
@@ -464,8 +361,8 @@ impl Node {
     ) -> Result<(), NodeError> {
         let mut control = self.control.lock().await;
         for p in [PartyId::P1, PartyId::P2] {
-            let msg = serde_json::to_vec(&start_for(p))
-                .map_err(|e| NodeError::BadRequest(e.to_string()))?;
+            let msg =
+                serde_json::to_vec(&start_for(p)).map_err(NodeError::Encode)?;
             let mut last = None;
             for attempt in 0..2 {
                 if control.is_none() || attempt > 0 {
@@ -478,7 +375,7 @@ impl Node {
                 let Some(ctl) = control.as_mut() else {
                     continue;
                 };
-                match sanctuary_mpc::Transport::send(ctl, p, msg.clone()).await {
+                match ctl.send(p, msg.clone()).await {
                     Ok(()) => {
                         last = None;
                         break;
@@ -494,36 +391,9 @@ impl Node {
         Ok(())
     }
 
-    /// Tells followers that already received an `OpStart` that the op is
-    /// off, so they do not wait for it until their timeout.
-    async fn abort_announced(&self, start: &OpStart) {
-        let Ok(mut s) = self.mesh.session(session_id(start.seq, &start.request_id)) else {
-            return;
-        };
-        let abort = Position {
-            next_seq: start.seq,
-            head: String::new(),
-            op_digest: ABORT.into(),
-            refusal: None,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&abort) {
-            for p in [PartyId::P1, PartyId::P2] {
-                let _ = sanctuary_mpc::Transport::send(&mut s, p, bytes.clone()).await;
-            }
-        }
-    }
-
-    /// This node's verdict on an op: `Ok` with what to persist, or its refusal.
-    fn verdict(
-        &self,
-        st: &State,
-        start: &OpStart,
-    ) -> Result<Vec<sanctuary_store::ConsentWrite>, Refusal> {
-        self.consent
-            .check(&start.op, &start.request_id, start.time_ms, st)
-    }
-
-    /// Runs one operation as this party (all three nodes run this).
+    /// Runs one operation as this party (all three nodes run this): the
+    /// position check with every node's verdict, the veto, the op's
+    /// computation, and its log entry with its state change.
     async fn run_op(
         &self,
         st: &mut State,
@@ -533,276 +403,87 @@ impl Node {
         let mut transport = self
             .mesh
             .session(session_id(start.seq, &start.request_id))?;
-        let verdict = self.verdict(st, start);
-        // Position check, with each node's verdict.
-        let mine = Position {
-            next_seq: st.next_seq,
-            head: st.root.to_hex(),
-            op_digest: op_digest(start),
-            refusal: verdict.as_ref().err().cloned(),
+        let mut verdict = {
+            let cx = ops::VerdictCx {
+                consent: &self.consent,
+                request_id: &start.request_id,
+                time_ms: start.time_ms,
+                view: &*st,
+            };
+            ops::verdict(&start.op, &cx)
         };
-        let bytes = serde_json::to_vec(&mine).map_err(|e| NodeError::BadRequest(e.to_string()))?;
-        for p in [party.next(), party.prev()] {
-            sanctuary_mpc::Transport::send(&mut transport, p, bytes.clone()).await?;
+        if self.faults.approve_everything {
+            verdict = Ok(Vec::new());
         }
-        let mut theirs = Vec::new();
-        // The coordinator first: an aborted op is then dropped at once.
-        let order = if party == PartyId::P0 {
-            [party.next(), party.prev()]
-        } else {
-            [
-                PartyId::P0,
-                if party == PartyId::P1 {
-                    PartyId::P2
-                } else {
-                    PartyId::P1
-                },
-            ]
-        };
-        for p in order {
-            let b = sanctuary_mpc::Transport::recv(&mut transport, p).await?;
-            let pos: Position = serde_json::from_slice(&b)
-                .map_err(|e| NodeError::OutOfStep(format!("{p} sent a bad position: {e}")))?;
-            if p == PartyId::P0 && pos.op_digest == ABORT {
-                return Err(NodeError::PeerUnavailable {
-                    peer: PartyId::P0,
-                    reason: "the coordinator aborted the operation".into(),
-                });
-            }
-            theirs.push((p, pos));
-        }
-        if start.seq != st.next_seq || theirs.iter().any(|(_, p)| !p.same_place(&mine)) {
-            let detail = format!(
-                "op {} announced; {party} at seq {} head {}; {}",
-                start.seq,
-                mine.next_seq,
-                &mine.head[..12],
-                theirs
-                    .iter()
-                    .map(|(p, pos)| format!(
-                        "{p} at seq {} head {}",
-                        pos.next_seq,
-                        &pos.head[..12.min(pos.head.len())]
-                    ))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-            // The two peers agree with each other but not with us: we are the
-            // one out of step, so stop serving until an operator intervenes.
-            if theirs[0].1.same_place(&theirs[1].1) && !theirs[0].1.same_place(&mine) {
-                let lagging = theirs[0].1.next_seq > mine.next_seq;
-                if let Ok(mut h) = self.halted.lock() {
-                    *h = Some(if lagging {
-                        format!("behind the other nodes, catching up: {detail}")
-                    } else {
-                        detail.clone()
-                    });
-                }
-                if lagging {
-                    self.start_catch_up();
-                } else {
-                    tracing::error!(%party, %detail, "out of step: halting");
-                }
-            }
-            return Err(NodeError::OutOfStep(detail));
-        }
-        if let Op::Cosign = start.op {
-            let note = self.cosign(st, &mut transport).await?;
+        let mine = position::mine(st, start, verdict.as_ref().err().cloned());
+        let theirs = position::exchange(self, start, &mine, &mut transport).await?;
+        if let Op::Cosign(_) = start.op {
+            let note = ops::cosign(self, st, &mut transport).await?;
             return Ok((Outcome::Cosigned(note), None, transport));
         }
-        // One refusal vetoes the op everywhere; the first in party order is
-        // the one recorded, so all logs say the same.
-        let mut verdicts: Vec<(PartyId, Option<Refusal>)> = theirs
+        if self.faults.approve_everything
+            && let Ok(mut seen) = self.faults.verdicts_seen.lock()
+        {
+            seen.push((
+                start.seq,
+                theirs
+                    .iter()
+                    .map(|(p, pos)| (*p, pos.refusal.clone()))
+                    .collect(),
+            ));
+        }
+        let verdicts = theirs
             .iter()
             .map(|(p, pos)| (*p, pos.refusal.clone()))
-            .collect();
-        verdicts.push((party, mine.refusal.clone()));
-        verdicts.sort_by_key(|(p, _)| p.index());
-        if let Some((by, refusal)) = verdicts.into_iter().find_map(|(p, r)| r.map(|r| (p, r))) {
-            self.append(
-                st,
-                start,
-                LogOutcome::Refused {
-                    reason: refusal.code.clone(),
-                },
-                StateChange::None,
-                Vec::new(),
-            )
-            .await?;
-            if let Some(m) = self.metrics.ops.get("refused") {
-                m.fetch_add(1, Ordering::Relaxed);
-            }
-            tracing::info!(%party, seq = start.seq, op = start.op.name(), by = %by, code = %refusal.code, "operation refused");
-            return Err(NodeError::Refused {
-                party: by,
-                code: refusal.code,
-                message: refusal.message,
-            });
-        }
-        let consent_writes = verdict.unwrap_or_default();
-        let metric = self.metrics.ops.get(start.op.name());
-        let mut sess = Session::setup(transport).await?;
-        let context = |what| seal_context(&start.request_id, party, what);
-        let open_share = |st: &mut State, kind: TemplateKind| -> Result<ShareVec<u32>, NodeError> {
-            let sealed = start
-                .share
-                .as_ref()
-                .ok_or_else(|| NodeError::BadRequest("missing share".into()))?;
-            let bytes = self
-                .seal
-                .open(sealed, &context("share"))
-                .map_err(|e| NodeError::BadRequest(format!("share for {party}: {e}")))?;
-            share_from_bytes(party, &bytes, st.kind(kind).gallery.share_len())
-        };
-        let seal_result = |bits: &sanctuary_mpc::BitShares| -> Result<SealedBox, NodeError> {
-            let key = start
-                .client_key
-                .as_ref()
-                .ok_or_else(|| NodeError::BadRequest("missing client_key".into()))?;
-            let w = bits.words();
-            let mut bytes = Zeroizing::new(Vec::new());
-            bytes.extend_from_slice(bytemuck::cast_slice(w.own()));
-            bytes.extend_from_slice(bytemuck::cast_slice(w.next()));
-            seal(key, &context("result"), &bytes).map_err(|e| NodeError::BadRequest(e.to_string()))
-        };
-        let (outcome, change, result) = match &start.op {
-            Op::Enroll {
-                kind,
-                enrollment_id,
-                statement,
-                ..
-            } => {
-                let share = open_share(st, *kind)?;
-                let ks = st.kind(*kind);
-                let duplicate = if ks.gallery.is_empty() {
-                    false
-                } else {
-                    let n = ks.gallery.len();
-                    let bits = match_gallery(
-                        &mut sess,
-                        &ks.gallery,
-                        0..n,
-                        std::slice::from_ref(&share),
-                        Scope::Any,
-                    )
-                    .await?;
-                    // The nodes themselves must learn "duplicate or not" to
-                    // decide whether to store; nothing else is opened.
-                    open_bits(&mut sess, &bits)
-                        .await?
-                        .first()
-                        .copied()
-                        .unwrap_or(false)
-                };
-                if duplicate {
-                    (Outcome::AlreadyEnrolled, StateChange::None, None)
-                } else {
-                    let change = StateChange::Enroll {
-                        id: *enrollment_id,
-                        kind: kind.to_string(),
-                        share: share_to_bytes(&share),
-                        subject: Some(statement.subject.to_hex()),
-                    };
-                    (Outcome::Enrolled(*enrollment_id), change, None)
-                }
-            }
-            Op::Verify {
-                kind,
-                enrollment_id,
-                ..
-            } => {
-                let share = open_share(st, *kind)?;
-                let ks = st.kind(*kind);
-                let idx = ks
-                    .ids
-                    .iter()
-                    .position(|i| i == enrollment_id)
-                    .ok_or_else(|| NodeError::NotFound(enrollment_id.to_string()))?;
-                let bits = match_gallery(
-                    &mut sess,
-                    &ks.gallery,
-                    idx..idx + 1,
-                    std::slice::from_ref(&share),
-                    Scope::Any,
+            .chain([(party, mine.refusal.clone())]);
+        let approved = match veto::decide(&mine.op_digest, verdicts) {
+            Ok(a) => a,
+            Err((by, refusal)) => {
+                self.append(
+                    st,
+                    start,
+                    LogOutcome::Refused {
+                        reason: refusal.code.to_string(),
+                    },
+                    StateChange::None,
+                    Vec::new(),
                 )
                 .await?;
-                (
-                    Outcome::Matched,
-                    StateChange::None,
-                    Some(seal_result(&bits)?),
-                )
+                if let Some(m) = self.metrics.ops.get("refused") {
+                    m.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::info!(%party, seq = start.seq, op = start.op.name(), by = %by, code = %refusal.code, "operation refused");
+                return Err(NodeError::Refused {
+                    party: by,
+                    code: refusal.code,
+                    message: refusal.message,
+                });
             }
-            Op::Dedupe { kind, .. } => {
-                let share = open_share(st, *kind)?;
-                let ks = st.kind(*kind);
-                let bits = if ks.gallery.is_empty() {
-                    // A sharing of "no match": all-zero components.
-                    sanctuary_mpc::BitShares::from_words(
-                        ShareVec::from_parts(party, vec![0u64], vec![0u64])
-                            .map_err(sanctuary_mpc::MpcError::from)?,
-                        1,
-                    )?
-                } else {
-                    let n = ks.gallery.len();
-                    match_gallery(
-                        &mut sess,
-                        &ks.gallery,
-                        0..n,
-                        std::slice::from_ref(&share),
-                        Scope::Any,
-                    )
-                    .await?
-                };
-                (
-                    Outcome::Matched,
-                    StateChange::None,
-                    Some(seal_result(&bits)?),
-                )
-            }
-            Op::Delete { enrollment_id, .. } | Op::Expire { enrollment_id } => (
-                Outcome::Deleted,
-                StateChange::Delete { id: *enrollment_id },
-                None,
+        };
+        let consent_writes = verdict.unwrap_or_default();
+        let mut cx = ops::RunCx::new(approved, self, st, start, transport);
+        let done = ops::run(&mut cx).await?;
+        let bytes_sent = cx.bytes_sent();
+        let transport = cx.into_transport()?;
+        let (log_outcome, consent_writes) = match done.outcome {
+            // A refused enrollment consumes nothing.
+            Outcome::AlreadyEnrolled => (
+                LogOutcome::Refused {
+                    reason: RefusalCode::AlreadyEnrolled.to_string(),
+                },
+                Vec::new(),
             ),
-            Op::Revoke { .. } => (Outcome::Recorded, StateChange::None, None),
-            Op::FestivalCheckin {
-                event,
-                authorization,
-                ..
-            } => {
-                self.weave
-                    .record_checkin(&authorization.subject.to_hex(), event);
-                (Outcome::Recorded, StateChange::None, None)
-            }
-            // Refused by every honest node's verdict above; a node never
-            // reaches here for them.
-            Op::Identify { .. } | Op::Cosign => {
-                return Err(NodeError::BadRequest(format!(
-                    "{} is not an operation that runs",
-                    start.op.name()
-                )));
-            }
+            _ => (LogOutcome::Performed, consent_writes),
         };
-        let log_outcome = match outcome {
-            Outcome::AlreadyEnrolled => LogOutcome::Refused {
-                reason: "already_enrolled".into(),
-            },
-            _ => LogOutcome::Performed,
-        };
-        let consent_writes = if outcome == Outcome::AlreadyEnrolled {
-            Vec::new()
-        } else {
-            consent_writes
-        };
-        self.append(st, start, log_outcome, change, consent_writes)
+        self.append(st, start, log_outcome, done.change, consent_writes)
             .await?;
-        if let Some(m) = metric {
+        if let Some(m) = self.metrics.ops.get(start.op.name()) {
             m.fetch_add(1, Ordering::Relaxed);
         }
         self.metrics
             .bytes_sent
-            .fetch_add(sess.stats().bytes_sent, Ordering::Relaxed);
-        Ok((outcome, result, sess.into_transport()))
+            .fetch_add(bytes_sent, Ordering::Relaxed);
+        Ok((done.outcome, done.result, transport))
     }
 
     /// Appends op `start`'s log entry and applies its state change and
@@ -816,12 +497,12 @@ impl Node {
         change: StateChange,
         consent: Vec<sanctuary_store::ConsentWrite>,
     ) -> Result<(), NodeError> {
-        let fields = entry_fields(&start.op);
+        let fields = ops::entry_fields(&start.op);
         let request = RequestId(
             hex::decode(&start.request_id)
                 .ok()
                 .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| NodeError::BadRequest("request_id must be 32 hex".into()))?,
+                .ok_or(NodeError::Internal("an announced request id is not 32 hex"))?,
         );
         let entry = NewEntry {
             time_ms: start.time_ms,
@@ -847,104 +528,18 @@ impl Node {
         self.store.apply(&applied).await?;
         st.next_seq = start.seq + 1;
         st.root = st.log.root().await?;
-        match applied.change {
-            StateChange::Enroll {
-                id,
-                ref share,
-                ref kind,
-                ref subject,
-            } => {
-                let kind = parse_kind(kind)?;
-                let party = self.party();
-                let ks = st.kind(kind);
-                let s = share_from_bytes(party, share, ks.gallery.share_len())?;
-                ks.gallery.push(&s)?;
-                ks.ids.push(id);
-                ks.subjects.push(subject.clone());
-                ks.last_used.push(applied.time_ms);
-            }
-            StateChange::Delete { id } => {
-                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
-                    let ks = st.kind(k);
-                    if let Some(idx) = ks.ids.iter().position(|i| *i == id) {
-                        ks.gallery.remove(idx)?;
-                        ks.ids.remove(idx);
-                        ks.subjects.remove(idx);
-                        ks.last_used.remove(idx);
-                    }
-                }
-            }
-            StateChange::None => {}
-        }
+        st.apply(self.party(), &applied.change, applied.time_ms)?;
         for w in &applied.consent {
             if let sanctuary_store::ConsentWrite::Touch { id, time_ms } = w {
-                for k in [TemplateKind::Embedding, TemplateKind::Iris] {
-                    let ks = st.kind(k);
-                    if let Some(idx) = ks.ids.iter().position(|i| i == id) {
-                        ks.last_used[idx] = *time_ms;
-                    }
-                }
+                st.touch(id, *time_ms);
             }
         }
         Ok(())
     }
 
-    /// A cosigning round: sign this node's tree head (the cosigner refuses a
-    /// head that does not extend the last one it signed), exchange
-    /// signatures, and publish the note once the threshold signed it.
-    async fn cosign(
-        &self,
-        st: &mut State,
-        transport: &mut MeshSession,
-    ) -> Result<SignedNote, NodeError> {
-        let party = self.party();
-        let size = st.next_seq;
-        let cp = st.log.checkpoint_at(size).await?;
-        let last = st.cosigner.last_signed().await?.map_or(0, |c| c.size());
-        let proof = st.log.consistency_proof(last, size).await?;
-        let sig = st.cosigner.cosign(&cp, &proof).await?;
-        let text = cp.to_text();
-        let mine = SignedNote::new(text.clone(), vec![sig]).map_err(sanctuary_log::Error::from)?;
-        for p in [party.next(), party.prev()] {
-            sanctuary_mpc::Transport::send(transport, p, mine.to_string().into_bytes()).await?;
-        }
-        let mut sigs = mine.signatures().to_vec();
-        for p in [party.next(), party.prev()] {
-            let b = sanctuary_mpc::Transport::recv(transport, p).await?;
-            let Ok(note) = std::str::from_utf8(&b).map(SignedNote::parse) else {
-                tracing::warn!(%party, peer = %p, "peer sent a non-UTF-8 cosignature");
-                continue;
-            };
-            let Some(key) = self.checkpoints.nodes().get(&p) else {
-                continue;
-            };
-            match note {
-                Ok(n) if n.text() == text => {
-                    // Keep only this peer's own valid signatures: a bad one
-                    // would make the whole note invalid.
-                    for s in n.signatures() {
-                        if key.claims(s) && key.verify(&text, s).is_ok() {
-                            sigs.push(s.clone());
-                        } else {
-                            tracing::warn!(%party, peer = %p, "peer sent an invalid cosignature");
-                        }
-                    }
-                }
-                Ok(_) => tracing::warn!(%party, peer = %p, "peer signed a different tree head"),
-                Err(e) => tracing::warn!(%party, peer = %p, error = %e, "bad cosignature note"),
-            }
-        }
-        let note = SignedNote::new(text, sigs).map_err(sanctuary_log::Error::from)?;
-        st.log.publish(&self.checkpoints, &note).await?;
-        if let Some(m) = self.metrics.ops.get("cosign") {
-            m.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(note)
-    }
-
     /// Starts catching up with the peers in the background (once at a time);
     /// the node serves again when it is done.
-    fn start_catch_up(&self) {
+    pub(crate) fn start_catch_up(&self) {
         use std::sync::atomic::Ordering as O;
         if self.catching_up.swap(true, O::AcqRel) {
             return;
@@ -992,36 +587,14 @@ impl Node {
         Ok(())
     }
 
-    /// A halted node's answer to an announced op: a position that matches
-    /// nobody's, naming why, so the op fails at once everywhere and nothing
-    /// is appended.
-    async fn refuse_halted(&self, start: &OpStart, reason: &str) {
-        let Ok(mut s) = self.mesh.session(session_id(start.seq, &start.request_id)) else {
-            return;
-        };
-        let (next_seq, head) = {
-            let st = self.state.lock().await;
-            (st.next_seq, st.root.to_hex())
-        };
-        let pos = Position {
-            next_seq,
-            head,
-            op_digest: format!("halted: {reason}"),
-            refusal: None,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&pos) {
-            let party = self.party();
-            for p in [party.next(), party.prev()] {
-                let _ = sanctuary_mpc::Transport::send(&mut s, p, bytes.clone()).await;
-            }
-        }
-    }
-
     /// Coordinator: runs a cosigning round now and returns the co-signed
     /// checkpoint of the whole log.
     pub async fn cosign_now(&self) -> Result<SignedNote, NodeError> {
         let request_id = hex::encode(rand::random::<[u8; 16]>());
-        match self.coordinate(&request_id, Op::Cosign, None, None).await? {
+        match self
+            .coordinate(&request_id, Op::Cosign(CosignOp {}), None, None)
+            .await?
+        {
             (_, Outcome::Cosigned(note), _) => Ok(note),
             _ => Err(NodeError::OutOfStep("cosign round returned no note".into())),
         }
@@ -1059,7 +632,12 @@ async fn cosign_loop(node: std::sync::Weak<Node>) {
         for id in due {
             let request_id = hex::encode(rand::random::<[u8; 16]>());
             match node
-                .coordinate(&request_id, Op::Expire { enrollment_id: id }, None, None)
+                .coordinate(
+                    &request_id,
+                    Op::Expire(ExpireOp { enrollment_id: id }),
+                    None,
+                    None,
+                )
                 .await
             {
                 Ok(_) => {
@@ -1088,16 +666,6 @@ pub(crate) enum Outcome {
     Deleted,
     Recorded,
     Cosigned(SignedNote),
-}
-
-fn parse_kind(s: &str) -> Result<TemplateKind, NodeError> {
-    match s {
-        "embedding" => Ok(TemplateKind::Embedding),
-        "iris" => Ok(TemplateKind::Iris),
-        other => Err(NodeError::OutOfStep(format!(
-            "stored enrollment has unknown kind {other:?}"
-        ))),
-    }
 }
 
 fn load_seal_key(cfg: &NodeConfig) -> Result<SealKey, NodeError> {
@@ -1139,7 +707,7 @@ async fn follow(node: Arc<Node>) {
         let Some(ctl) = control.as_mut() else {
             continue;
         };
-        let bytes = match sanctuary_mpc::Transport::recv(ctl, PartyId::P0).await {
+        let bytes = match ctl.recv(PartyId::P0).await {
             Ok(b) => b,
             Err(sanctuary_mpc::TransportError::Timeout { .. }) => continue,
             Err(e) => {
@@ -1159,17 +727,20 @@ async fn follow(node: Arc<Node>) {
         if let Err(e) = node.check_halted() {
             // Say so at once in the op's session, so the others fail fast
             // (out of step) instead of waiting for a timeout.
-            node.refuse_halted(&start, &e.to_string()).await;
+            position::refuse_halted(&node, &start, &e.to_string()).await;
             continue;
         }
         let mut st = node.state.lock().await;
         match node.run_op(&mut st, &start).await {
             Ok((_, result, mut transport)) => {
-                let done = OpDone { result };
+                let done = OpDone {
+                    v: CONTROL_VERSION,
+                    result,
+                };
                 match serde_json::to_vec(&done) {
                     Ok(msg) => {
                         if let Err(e) =
-                            sanctuary_mpc::Transport::send(&mut transport, PartyId::P0, msg).await
+                            transport.send(PartyId::P0, msg).await
                         {
                             tracing::warn!(%party, seq = start.seq, error = %e, "could not return result");
                         }

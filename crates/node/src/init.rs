@@ -8,8 +8,9 @@ use sanctuary_net::NodeKey;
 use sanctuary_share::PartyId;
 
 use crate::NodeError;
-use crate::config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
-use crate::seal::SealKey;
+use crate::config::{NodeConfig, PeerEntry};
+use sanctuary_proto::{MatchingConfig, NetworkFile, NodeEntry};
+use sanctuary_proto::seal::SealKey;
 
 fn free_port(host: &str) -> Result<u16, NodeError> {
     let l = TcpListener::bind((host, 0)).map_err(|e| NodeError::Config {

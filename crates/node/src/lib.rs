@@ -1,5 +1,7 @@
-//! A Sanctuary operator node, and the client library that talks to a
-//! network of three.
+//! A Sanctuary operator node: the client API, the sequencing of operations,
+//! the consent and policy checks, MPC over the peer mesh, storage and the
+//! transparency log. (The client library is `sanctuary-client`; the
+//! messages both speak are `sanctuary-proto`.)
 //!
 //! ```text
 //!  client ──HTTP/JSON──▶ P0 (coordinator) ──control──▶ P1, P2
@@ -15,26 +17,28 @@
 
 mod api;
 mod catchup;
-mod client;
+mod compute;
 mod config;
 mod consent;
 mod engine;
 mod error;
 mod init;
 mod openapi;
-pub mod seal;
+mod ops;
+mod position;
+mod state;
 pub mod translog;
+mod veto;
 pub mod weave;
-pub mod wire;
 
 use std::sync::Arc;
 
 // The public interface is:
 pub use api::router;
-pub use client::{Client, Consent, LogAudit, SubjectAudit};
-pub use config::{MatchingConfig, NetworkFile, NodeConfig, NodeEntry, PeerEntry};
-pub use engine::{Node, share_to_bytes};
+pub use config::{NodeConfig, PeerEntry};
+pub use engine::{Faults, Node};
 pub use error::NodeError;
+pub use veto::Approved;
 pub use init::{default_policy, init_network};
 
 /// Runs a node until `shutdown` completes: peer links, follower loop and the

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sanctuary_log::{
-    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, DEFAULT_THRESHOLD, Entry, Hash,
+    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, Entry, Hash,
     LogStore, NodeIndex, NoteSigningKey, NoteVerifierKey, SignedNote, StoreError,
 };
 use sanctuary_share::PartyId;
@@ -25,15 +25,7 @@ use crate::NodeError;
 const LATEST_CHECKPOINT: &str = "log.latest_checkpoint";
 const LAST_SIGNED: &str = "log.cosigner.last_signed";
 
-/// The checkpoint origin line of a network's log.
-pub fn log_origin(network: &str) -> String {
-    format!("{network}/log")
-}
-
-/// The note key name of a node.
-pub fn log_key_name(network: &str, party: PartyId) -> String {
-    format!("{network}/node{}", party.index())
-}
+pub use sanctuary_proto::{log_key_name, log_origin};
 
 /// File name of a node's log signing key (signed-note private key format).
 pub const LOG_KEY_FILE: &str = "log-key.txt";
@@ -44,8 +36,7 @@ pub fn checkpoint_policy(
     network: &str,
     keys: BTreeMap<PartyId, NoteVerifierKey>,
 ) -> Result<CheckpointPolicy, NodeError> {
-    CheckpointPolicy::new(&log_origin(network), keys, DEFAULT_THRESHOLD)
-        .map_err(|e| NodeError::Log(e.into()))
+    Ok(sanctuary_proto::checkpoint_policy(network, keys)?)
 }
 
 /// Loads a node's log signing key.

@@ -1,11 +1,13 @@
 //! Messages of the client API (JSON over HTTP) and of the node-to-node
 //! control channel. Every struct refuses unknown fields, so a request with a
-//! misspelt field fails loudly instead of being half-understood.
+//! misspelt field fails loudly instead of being half-understood. Control
+//! messages carry [`CONTROL_VERSION`]; a node refuses a message of another
+//! version by name rather than misreading it.
 
 use sanctuary_consent::{
     AuditTag, DeletionRequest, EnrollmentStatement, Revocation, SignedStatement,
 };
-use sanctuary_store::EnrollmentId;
+use crate::EnrollmentId;
 use sanctuary_template::TemplateKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -214,109 +216,161 @@ pub struct ErrorBody {
 
 /// An operation as the coordinator announces it to the other nodes. It
 /// carries everything each node needs to check consent and policy itself
-/// (tokens, signed statements), so one honest node can veto it.
+/// (tokens, signed statements), so one honest node can veto it. Each kind
+/// is its own struct, so the node can give each one a module of its own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Dedupe, then store if unique.
-    Enroll {
-        /// Kind.
-        kind: TemplateKind,
-        /// Id the enrollment gets.
-        enrollment_id: EnrollmentId,
-        /// The enrollment site.
-        site: String,
-        /// The subject's signed statement.
-        statement: SignedStatement<EnrollmentStatement>,
-        /// Audit tag for the entry.
-        audit_tag: Option<AuditTag>,
-    },
+    Enroll(EnrollOp),
     /// 1:1 comparison with one enrollment.
-    Verify {
-        /// Kind.
-        kind: TemplateKind,
-        /// The enrollment.
-        enrollment_id: EnrollmentId,
-        /// Who asks.
-        relying_party: String,
-        /// Consent token.
-        token: String,
-    },
+    Verify(VerifyOp),
     /// 1:N "already enrolled?".
-    Dedupe {
-        /// Kind.
-        kind: TemplateKind,
-        /// The enrollment site asking.
-        relying_party: String,
-        /// The subject's key (hex).
-        subject: String,
-        /// Consent token.
-        token: String,
-    },
-    /// Removal of an enrollment's shares.
-    Delete {
-        /// The enrollment.
-        enrollment_id: EnrollmentId,
-        /// The subject's signed request.
-        statement: SignedStatement<DeletionRequest>,
-        /// Audit tag for the entry.
-        audit_tag: Option<AuditTag>,
-    },
-    /// Deletion of an enrollment whose retention period ran out (the
-    /// coordinator's sweeper proposes it; every node checks the expiry
-    /// against its own record of the last use).
-    Expire {
-        /// The enrollment.
-        enrollment_id: EnrollmentId,
-    },
-    /// A subject asks for their festival pseudonym for `event`: recorded
-    /// in the log (their audit trail) before any node evaluates it.
-    FestivalCheckin {
-        /// The event.
-        event: String,
-        /// The subject's signed request (the one the nodes' evaluation checks).
-        authorization: SignedStatement<sanctuary_weave::WeaveRequest>,
-        /// Audit tag for the entry.
-        audit_tag: Option<AuditTag>,
-    },
+    Dedupe(DedupeOp),
+    /// Removal of an enrollment's shares at its subject's request.
+    Delete(DeleteOp),
+    /// Deletion of an enrollment whose retention period ran out.
+    Expire(ExpireOp),
+    /// A festival check-in, recorded before any node evaluates it.
+    FestivalCheckin(FestivalCheckinOp),
     /// A subject's revocation of consent tokens.
-    Revoke {
-        /// The signed revocation.
-        statement: SignedStatement<Revocation>,
-        /// Audit tag for the entry.
-        audit_tag: Option<AuditTag>,
-    },
+    Revoke(RevokeOp),
     /// Open identification: always refused, recorded.
-    Identify {
-        /// Who asks.
-        relying_party: String,
-    },
+    Identify(IdentifyOp),
     /// A cosigning round: every node signs the current tree head. Not an
     /// entry of the log.
-    Cosign,
+    Cosign(CosignOp),
 }
+
+/// Dedupe, then store if unique.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollOp {
+    /// Kind.
+    pub kind: TemplateKind,
+    /// Id the enrollment gets.
+    pub enrollment_id: EnrollmentId,
+    /// The enrollment site.
+    pub site: String,
+    /// The subject's signed statement.
+    pub statement: SignedStatement<EnrollmentStatement>,
+    /// Audit tag for the entry.
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// 1:1 comparison with one enrollment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyOp {
+    /// Kind.
+    pub kind: TemplateKind,
+    /// The enrollment.
+    pub enrollment_id: EnrollmentId,
+    /// Who asks.
+    pub relying_party: String,
+    /// Consent token.
+    pub token: String,
+}
+
+/// 1:N "already enrolled?".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupeOp {
+    /// Kind.
+    pub kind: TemplateKind,
+    /// The enrollment site asking.
+    pub relying_party: String,
+    /// The subject's key (hex).
+    pub subject: String,
+    /// Consent token.
+    pub token: String,
+}
+
+/// Removal of an enrollment's shares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOp {
+    /// The enrollment.
+    pub enrollment_id: EnrollmentId,
+    /// The subject's signed request.
+    pub statement: SignedStatement<DeletionRequest>,
+    /// Audit tag for the entry.
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// Deletion of an enrollment whose retention period ran out (the
+/// coordinator's sweeper proposes it; every node checks the expiry against
+/// its own record of the last use).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireOp {
+    /// The enrollment.
+    pub enrollment_id: EnrollmentId,
+}
+
+/// A subject asks for their festival pseudonym for `event`: recorded in the
+/// log (their audit trail) before any node evaluates it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FestivalCheckinOp {
+    /// The event.
+    pub event: String,
+    /// The subject's signed request (the one the nodes' evaluation checks).
+    pub authorization: SignedStatement<sanctuary_weave::WeaveRequest>,
+    /// Audit tag for the entry.
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// A subject's revocation of consent tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeOp {
+    /// The signed revocation.
+    pub statement: SignedStatement<Revocation>,
+    /// Audit tag for the entry.
+    pub audit_tag: Option<AuditTag>,
+}
+
+/// Open identification: always refused, recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyOp {
+    /// Who asks.
+    pub relying_party: String,
+}
+
+/// A cosigning round (no fields).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignOp {}
 
 impl Op {
     /// Short name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
-            Op::Enroll { .. } => "enroll",
-            Op::Verify { .. } => "verify",
-            Op::Dedupe { .. } => "dedupe",
-            Op::Delete { .. } => "delete",
-            Op::Expire { .. } => "expire",
-            Op::FestivalCheckin { .. } => "festival_checkin",
-            Op::Revoke { .. } => "revoke",
-            Op::Identify { .. } => "identify",
-            Op::Cosign => "cosign",
+            Op::Enroll(_) => "enroll",
+            Op::Verify(_) => "verify",
+            Op::Dedupe(_) => "dedupe",
+            Op::Delete(_) => "delete",
+            Op::Expire(_) => "expire",
+            Op::FestivalCheckin(_) => "festival_checkin",
+            Op::Revoke(_) => "revoke",
+            Op::Identify(_) => "identify",
+            Op::Cosign(_) => "cosign",
         }
     }
 }
+
+/// Version of the node-to-node control messages ([`OpStart`], [`Position`],
+/// [`OpDone`]) and of the digests over them.
+pub const CONTROL_VERSION: u16 = 1;
 
 /// Control message from the coordinator: run operation `seq`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpStart {
+    /// [`CONTROL_VERSION`] of the sender.
+    pub v: u16,
     /// Position in the network's order.
     pub seq: u64,
     /// Client request id.
@@ -336,6 +390,8 @@ pub struct OpStart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
+    /// [`CONTROL_VERSION`] of the sender.
+    pub v: u16,
     /// Next sequence number (the log's size).
     pub next_seq: u64,
     /// Root of the log (hex).
@@ -352,7 +408,8 @@ impl Position {
     /// Whether two nodes stand at the same place for the same op (verdicts
     /// may differ: that is a veto, not a fault).
     pub fn same_place(&self, other: &Position) -> bool {
-        self.next_seq == other.next_seq
+        self.v == other.v
+            && self.next_seq == other.next_seq
             && self.head == other.head
             && self.op_digest == other.op_digest
     }
@@ -363,7 +420,7 @@ impl Position {
 #[serde(deny_unknown_fields)]
 pub struct Refusal {
     /// Stable code (policy rule id or `token_*` / `statement_*`).
-    pub code: String,
+    pub code: crate::RefusalCode,
     /// Explanation (no secrets, no subject identity).
     pub message: String,
 }
@@ -372,18 +429,29 @@ pub struct Refusal {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpDone {
+    /// [`CONTROL_VERSION`] of the sender.
+    pub v: u16,
     /// The sealed decision share, for match ops.
     pub result: Option<SealedBox>,
 }
 
+/// Domain label of [`op_digest`].
+const OP_DIGEST_LABEL: &[u8] = b"sanctuary/op-digest/v1\0";
+
 /// The digest of an announced op that the position check compares: the
-/// parts every node sees identically (shares differ per node).
+/// parts every node sees identically (shares differ per node), under its
+/// own domain label. The JSON is canonical: `serde_json`'s maps keep their
+/// keys sorted, and every node encodes the same typed value.
 pub fn op_digest(start: &OpStart) -> String {
     let canon = serde_json::json!({
-        "seq": start.seq, "request_id": start.request_id, "time_ms": start.time_ms,
-        "op": start.op, "client_key": start.client_key,
+        "v": start.v, "seq": start.seq, "request_id": start.request_id,
+        "time_ms": start.time_ms, "op": start.op, "client_key": start.client_key,
     });
-    hex::encode(Sha256::digest(canon.to_string().as_bytes()))
+    let d = Sha256::new()
+        .chain_update(OP_DIGEST_LABEL)
+        .chain_update(canon.to_string().as_bytes())
+        .finalize();
+    hex::encode(d)
 }
 
 /// Session id of an operation: unique per (seq, request), never the control
@@ -401,3 +469,46 @@ pub fn session_id(seq: u64, request_id: &str) -> u64 {
 
 /// Session id of the coordinator's control channel.
 pub const CONTROL_SESSION: u64 = 0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_keep_their_v1_json_shape_and_refuse_unknown_fields() {
+        let op = Op::Identify(IdentifyOp {
+            relying_party: "rp.example".into(),
+        });
+        let j = serde_json::to_string(&op).unwrap();
+        assert_eq!(j, r#"{"op":"identify","relying_party":"rp.example"}"#);
+        assert!(matches!(serde_json::from_str::<Op>(&j).unwrap(), Op::Identify(_)));
+        let extra = r#"{"op":"identify","relying_party":"rp","sneaky":1}"#;
+        assert!(serde_json::from_str::<Op>(extra).is_err());
+        let cosign = serde_json::to_string(&Op::Cosign(CosignOp {})).unwrap();
+        assert_eq!(cosign, r#"{"op":"cosign"}"#);
+        assert!(matches!(serde_json::from_str::<Op>(&cosign).unwrap(), Op::Cosign(_)));
+    }
+
+    #[test]
+    fn op_digest_is_domain_separated_and_binds_every_field() {
+        let start = |seq, rid: &str| OpStart {
+            v: CONTROL_VERSION,
+            seq,
+            request_id: rid.into(),
+            time_ms: 7,
+            op: Op::Cosign(CosignOp {}),
+            share: None,
+            client_key: None,
+        };
+        let d = op_digest(&start(1, "a"));
+        assert_eq!(d, op_digest(&start(1, "a")));
+        assert_ne!(d, op_digest(&start(2, "a")));
+        assert_ne!(d, op_digest(&start(1, "b")));
+        let canon = serde_json::json!({
+            "v": CONTROL_VERSION, "seq": 1, "request_id": "a", "time_ms": 7,
+            "op": Op::Cosign(CosignOp {}), "client_key": null,
+        });
+        // Without the label the digest would be this plain hash.
+        assert_ne!(d, hex::encode(Sha256::digest(canon.to_string().as_bytes())));
+    }
+}

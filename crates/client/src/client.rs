@@ -6,14 +6,13 @@
 use std::time::Duration;
 
 use sanctuary_share::{PartyId, ShareVec, deal, reconstruct_bool};
-use sanctuary_store::EnrollmentId;
 use sanctuary_template::{Template, TemplateKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
-use crate::engine::{seal_context, share_to_bytes};
-use crate::seal::{SealKey, SealedBox, seal};
+use sanctuary_proto::seal::{SealKey, SealedBox, seal};
+use sanctuary_proto::{EnrollmentId, NetworkFile, SealLabel, seal_context, share_from_bytes, share_to_bytes};
 use sanctuary_consent::{
     ConsentToken, DeletionRequest, EnrollmentStatement, NetworkId, Revocation, SignedStatement,
     SubjectPublicKey, Wallet,
@@ -24,12 +23,12 @@ use sanctuary_log::{
     subject_audit,
 };
 
-use crate::wire::{
+use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
     IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, deletion_commitment,
     enrollment_commitment,
 };
-use crate::{NetworkFile, NodeError};
+use crate::ClientError;
 
 /// A subject's audit: their entries, each with an inclusion proof checked
 /// against a co-signed checkpoint.
@@ -74,7 +73,7 @@ pub struct Client {
 /// A fresh blinded audit tag from the subject's wallet. (A function, so the
 /// thread-local RNG is not held across an `.await`: client futures stay
 /// `Send`.)
-pub(crate) fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
+pub fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
     wallet.audit_key().new_tag(&mut rand::rng())
 }
 
@@ -91,14 +90,11 @@ fn kind_and_ring(t: &Template) -> (TemplateKind, Vec<u32>) {
 
 impl Client {
     /// A client for the network described by `net`.
-    pub fn new(net: NetworkFile) -> Result<Self, NodeError> {
+    pub fn new(net: NetworkFile) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
-            .map_err(|e| NodeError::Http {
-                url: String::new(),
-                message: e.to_string(),
-            })?;
+            .map_err(ClientError::HttpSetup)?;
         Ok(Self { net, http })
     }
 
@@ -108,44 +104,52 @@ impl Client {
     }
 
     /// Sends `req` to `party`'s API and returns the body of a success; a
-    /// refusal becomes [`NodeError::Refused`], any other failure an
-    /// [`NodeError::Http`] naming the URL and the node's message.
+    /// refusal becomes [`ClientError::Refused`], any other failure an error
+    /// naming the node, the URL and the node's message.
     async fn call(
         &self,
         party: PartyId,
         req: reqwest::RequestBuilder,
         url: String,
-    ) -> Result<Vec<u8>, NodeError> {
-        let resp = req.send().await.map_err(|e| NodeError::Http {
+    ) -> Result<Vec<u8>, ClientError> {
+        let resp = req.send().await.map_err(|source| ClientError::Unreachable {
+            party,
             url: url.clone(),
-            message: format!("node {party} unreachable: {e}"),
+            source,
         })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| NodeError::Http {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                party,
+                url: url.clone(),
+                source,
+            })?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
+        let status_error = |message| ClientError::Status {
+            party,
+            url: url.clone(),
+            status: status.as_u16(),
+            message,
+        };
         Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(ErrorBody {
                 error,
                 message,
-                refused_by: Some(party),
-            }) => NodeError::Refused {
-                party,
-                code: error,
-                message,
+                refused_by: Some(by),
+            }) => match error.parse() {
+                Ok(code) => ClientError::Refused {
+                    party: by,
+                    code,
+                    message,
+                },
+                Err(_) => status_error(format!("{error}: {message}")),
             },
-            Ok(b) => NodeError::Http {
-                url,
-                message: format!("{status}: {}", b.message),
-            },
-            Err(_) => NodeError::Http {
-                url,
-                message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
-            },
+            Ok(b) => status_error(b.message),
+            Err(_) => status_error(String::from_utf8_lossy(&bytes).into_owned()),
         })
     }
 
@@ -156,14 +160,15 @@ impl Client {
         party: PartyId,
         path: &str,
         body: &Q,
-    ) -> Result<A, NodeError> {
-        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
+    ) -> Result<A, ClientError> {
+        let url = format!("{}{path}", self.net.node(party).api_url);
         let bytes = self
             .call(party, self.http.post(&url).json(body), url.clone())
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| NodeError::Http {
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
+            party,
             url,
-            message: format!("bad response from {party}: {e}"),
+            message: e.to_string(),
         })
     }
 
@@ -172,23 +177,26 @@ impl Client {
         &self,
         path: &str,
         body: &Q,
-    ) -> Result<A, NodeError> {
+    ) -> Result<A, ClientError> {
         self.post_to(PartyId::P0, path, body).await
     }
 
     /// `GET /v1/health` of one node.
-    pub async fn health(&self, party: PartyId) -> Result<serde_json::Value, NodeError> {
-        let url = format!("{}/v1/health", self.net.nodes[party.index()].api_url);
+    pub async fn health(&self, party: PartyId) -> Result<serde_json::Value, ClientError> {
+        let url = format!("{}/v1/health", self.net.node(party).api_url);
+        // Health answers 200 or 503 with the same JSON body; both are read.
         let resp = self
             .http
             .get(&url)
             .send()
             .await
-            .map_err(|e| NodeError::Http {
+            .map_err(|source| ClientError::Unreachable {
+                party,
                 url: url.clone(),
-                message: e.to_string(),
+                source,
             })?;
-        resp.json().await.map_err(|e| NodeError::Http {
+        resp.json().await.map_err(|e| ClientError::BadResponse {
+            party,
             url,
             message: e.to_string(),
         })
@@ -199,24 +207,29 @@ impl Client {
         &self,
         request_id: &str,
         template: &Template,
-    ) -> Result<(TemplateKind, Vec<SealedBox>), NodeError> {
+    ) -> Result<(TemplateKind, Vec<SealedBox>), ClientError> {
         let (kind, mut ring) = kind_and_ring(template);
         let shares = deal(&ring, &mut rand::rng());
         ring.zeroize();
         let mut boxes = Vec::with_capacity(3);
         for (share, node) in shares.iter().zip(&self.net.nodes) {
             let bytes = share_to_bytes(share);
-            let ctx = seal_context(request_id, node.party, "share");
+            let ctx = seal_context(SealLabel::Share, request_id, node.party);
             boxes.push(
-                seal(&node.seal_key, &ctx, &bytes)
-                    .map_err(|e| NodeError::BadRequest(e.to_string()))?,
+                seal(&node.seal_key, &ctx, &bytes).map_err(|source| ClientError::Seal {
+                    party: node.party,
+                    source,
+                })?,
             );
         }
         Ok((kind, boxes))
     }
 
-    fn network_id(&self) -> Result<NetworkId, NodeError> {
-        NetworkId::new(&self.net.network).map_err(|e| NodeError::BadRequest(e.to_string()))
+    fn network_id(&self) -> Result<NetworkId, ClientError> {
+        NetworkId::new(&self.net.network).map_err(|e| ClientError::NetworkName {
+            name: self.net.network.clone(),
+            reason: e.to_string(),
+        })
     }
 
     /// Enrolls a template for the subject holding `wallet`, at enrollment
@@ -227,7 +240,7 @@ impl Client {
         template: &Template,
         wallet: &Wallet,
         site: &str,
-    ) -> Result<EnrollResponse, NodeError> {
+    ) -> Result<EnrollResponse, ClientError> {
         let request_id = new_request_id();
         let (kind, shares) = self.sealed_shares(&request_id, template)?;
         let statement = EnrollmentStatement::new(
@@ -256,7 +269,7 @@ impl Client {
         template: &Template,
         consent: &Consent,
         subject: Option<&SubjectPublicKey>,
-    ) -> Result<bool, NodeError> {
+    ) -> Result<bool, ClientError> {
         let request_id = new_request_id();
         let (kind, shares) = self.sealed_shares(&request_id, template)?;
         let key = SealKey::generate();
@@ -272,7 +285,7 @@ impl Client {
         };
         let resp: MatchResponse = self.post(path, &req).await?;
         if resp.results.len() != 3 {
-            return Err(NodeError::Result(format!(
+            return Err(ClientError::Result(format!(
                 "expected 3 decision shares, got {}",
                 resp.results.len()
             )));
@@ -280,20 +293,17 @@ impl Client {
         let mut parts = Vec::new();
         for (party, sealed) in PartyId::ALL.into_iter().zip(&resp.results) {
             let bytes = key
-                .open(sealed, &seal_context(&request_id, party, "result"))
-                .map_err(|e| NodeError::Result(format!("share from {party}: {e}")))?;
-            let words: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes);
-            let (own, next) = words.split_at(words.len() / 2);
-            parts.push(
-                ShareVec::from_parts(party, own.to_vec(), next.to_vec())
-                    .map_err(|e| NodeError::Result(e.to_string()))?,
-            );
+                .open(sealed, &seal_context(SealLabel::Result, &request_id, party))
+                .map_err(|e| ClientError::Result(format!("share from {party}: {e}")))?;
+            let share: ShareVec<u64> = share_from_bytes(party, &bytes, bytes.len() / 16)
+                .map_err(|e| ClientError::Result(format!("share from {party}: {e}")))?;
+            parts.push(share);
         }
         let arr: [ShareVec<u64>; 3] = parts
             .try_into()
-            .map_err(|_| NodeError::Result("wrong number of shares".into()))?;
+            .map_err(|_| ClientError::Result("wrong number of shares".into()))?;
         // The consistency check catches a node that altered its share.
-        let words = reconstruct_bool(&arr).map_err(|e| NodeError::Result(e.to_string()))?;
+        let words = reconstruct_bool(&arr).map_err(|e| ClientError::Result(e.to_string()))?;
         Ok(words.first().is_some_and(|w| w & 1 == 1))
     }
 
@@ -304,7 +314,7 @@ impl Client {
         id: EnrollmentId,
         template: &Template,
         consent: &Consent,
-    ) -> Result<bool, NodeError> {
+    ) -> Result<bool, ClientError> {
         self.decide("/v1/verify", Some(id), template, consent, None)
             .await
     }
@@ -316,7 +326,7 @@ impl Client {
         template: &Template,
         consent: &Consent,
         subject: &SubjectPublicKey,
-    ) -> Result<bool, NodeError> {
+    ) -> Result<bool, ClientError> {
         self.decide("/v1/dedupe", None, template, consent, Some(subject))
             .await
     }
@@ -326,7 +336,7 @@ impl Client {
         &self,
         id: EnrollmentId,
         wallet: &Wallet,
-    ) -> Result<DeleteResponse, NodeError> {
+    ) -> Result<DeleteResponse, ClientError> {
         let statement = DeletionRequest::new(
             self.network_id()?,
             Some(deletion_commitment(&id)),
@@ -350,7 +360,7 @@ impl Client {
         &self,
         wallet: &Wallet,
         revocation: Revocation,
-    ) -> Result<SeqResponse, NodeError> {
+    ) -> Result<SeqResponse, ClientError> {
         self.post(
             "/v1/revoke",
             &RevokeRequest {
@@ -363,7 +373,7 @@ impl Client {
     }
 
     /// Asks "who is this?" — always refused; for demonstrating the policy.
-    pub async fn identify(&self, relying_party: &str) -> Result<SeqResponse, NodeError> {
+    pub async fn identify(&self, relying_party: &str) -> Result<SeqResponse, ClientError> {
         self.post(
             "/v1/identify",
             &IdentifyRequest {
@@ -374,12 +384,13 @@ impl Client {
         .await
     }
 
-    async fn get_text(&self, party: PartyId, path: &str) -> Result<String, NodeError> {
-        let url = format!("{}{path}", self.net.nodes[party.index()].api_url);
+    async fn get_text(&self, party: PartyId, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.net.node(party).api_url);
         let bytes = self.call(party, self.http.get(&url), url.clone()).await?;
-        String::from_utf8(bytes).map_err(|e| NodeError::Http {
+        String::from_utf8(bytes).map_err(|e| ClientError::BadResponse {
+            party,
             url,
-            message: format!("response is not UTF-8: {e}"),
+            message: format!("not UTF-8: {e}"),
         })
     }
 
@@ -387,42 +398,36 @@ impl Client {
         &self,
         party: PartyId,
         path: &str,
-    ) -> Result<A, NodeError> {
+    ) -> Result<A, ClientError> {
         let body = self.get_text(party, path).await?;
-        serde_json::from_str(&body).map_err(|e| NodeError::Http {
+        serde_json::from_str(&body).map_err(|e| ClientError::BadResponse {
+            party,
             url: path.to_owned(),
-            message: format!("bad response from {party}: {e}"),
+            message: e.to_string(),
         })
     }
 
     /// The checkpoint policy of this network: its three nodes' log keys,
     /// 2 of 3 signatures.
-    pub fn checkpoint_policy(&self) -> Result<CheckpointPolicy, NodeError> {
-        crate::translog::checkpoint_policy(
-            &self.net.network,
-            self.net
-                .nodes
-                .iter()
-                .map(|n| (n.party, n.log_key.clone()))
-                .collect(),
-        )
+    pub fn checkpoint_policy(&self) -> Result<CheckpointPolicy, ClientError> {
+        Ok(self.net.checkpoint_policy()?)
     }
 
     /// Asks the coordinator for a cosigning round now; returns the note.
-    pub async fn cosign(&self) -> Result<SignedNote, NodeError> {
+    pub async fn cosign(&self) -> Result<SignedNote, ClientError> {
         let url = format!("{}/v1/log/cosign", self.net.leader().api_url);
         let bytes = self
             .call(PartyId::P0, self.http.post(&url), url.clone())
             .await?;
         let text = String::from_utf8_lossy(&bytes);
-        SignedNote::parse(&text).map_err(|e| NodeError::Log(e.into()))
+        SignedNote::parse(&text).map_err(|e| ClientError::Log(e.into()))
     }
 
     /// A node's latest co-signed checkpoint (unverified: check it with
     /// [`Client::checkpoint_policy`]).
-    pub async fn checkpoint(&self, party: PartyId) -> Result<SignedNote, NodeError> {
+    pub async fn checkpoint(&self, party: PartyId) -> Result<SignedNote, ClientError> {
         let text = self.get_text(party, "/v1/log/checkpoint").await?;
-        SignedNote::parse(&text).map_err(|e| NodeError::Log(e.into()))
+        SignedNote::parse(&text).map_err(|e| ClientError::Log(e.into()))
     }
 
     /// Entries `start..end` as a node serves them (parsed; a node serving
@@ -432,7 +437,7 @@ impl Client {
         party: PartyId,
         start: u64,
         end: u64,
-    ) -> Result<Vec<Entry>, NodeError> {
+    ) -> Result<Vec<Entry>, ClientError> {
         const PAGE: u64 = 10_000;
         let mut out = Vec::new();
         let mut at = start;
@@ -442,14 +447,20 @@ impl Client {
                 .get_json(party, &format!("/v1/log/entries?start={at}&end={to}"))
                 .await?;
             if page.entries.len() as u64 != to - at {
-                return Err(NodeError::Result(format!(
-                    "node {party} returned {} entries for {at}..{to}",
-                    page.entries.len()
-                )));
+                return Err(ClientError::LogData {
+                    party,
+                    message: format!(
+                        "returned {} entries for {at}..{to}",
+                        page.entries.len()
+                    ),
+                });
             }
             for text in &page.entries {
                 out.push(Entry::from_bytes(text.as_bytes()).map_err(|e| {
-                    NodeError::Result(format!("node {party} served a malformed entry: {e}"))
+                    ClientError::LogData {
+                        party,
+                        message: format!("served a malformed entry: {e}"),
+                    }
                 })?);
             }
             at = to;
@@ -463,7 +474,7 @@ impl Client {
         party: PartyId,
         seq: u64,
         size: u64,
-    ) -> Result<InclusionProof, NodeError> {
+    ) -> Result<InclusionProof, ClientError> {
         self.get_json(
             party,
             &format!("/v1/log/proof/inclusion?seq={seq}&size={size}"),
@@ -477,7 +488,7 @@ impl Client {
         party: PartyId,
         old: u64,
         new: u64,
-    ) -> Result<ConsistencyProof, NodeError> {
+    ) -> Result<ConsistencyProof, ClientError> {
         self.get_json(
             party,
             &format!("/v1/log/proof/consistency?old={old}&new={new}"),
@@ -496,16 +507,16 @@ impl Client {
         &self,
         party: PartyId,
         key: &AuditKey,
-    ) -> Result<SubjectAudit, NodeError> {
+    ) -> Result<SubjectAudit, ClientError> {
         let policy = self.checkpoint_policy()?;
         let note = self.checkpoint(party).await?;
         let checkpoint = policy.verify(&note)?;
         let entries = self.entries(party, 0, checkpoint.size()).await?;
-        let entries = subject_audit(key, &entries, &checkpoint).map_err(|e| {
-            NodeError::Result(format!(
-                "node {party}'s entries do not match its co-signed checkpoint: {e}"
-            ))
-        })?;
+        let entries =
+            subject_audit(key, &entries, &checkpoint).map_err(|e| ClientError::LogData {
+                party,
+                message: format!("its entries do not match its co-signed checkpoint: {e}"),
+            })?;
         Ok(SubjectAudit {
             checkpoint,
             entries,
@@ -521,7 +532,7 @@ impl Client {
         &self,
         saved: Option<&SignedNote>,
         check_entries: bool,
-    ) -> Result<LogAudit, NodeError> {
+    ) -> Result<LogAudit, ClientError> {
         let policy = self.checkpoint_policy()?;
         let saved = saved.map(|n| policy.verify(n)).transpose()?;
         let mut out = LogAudit::default();
@@ -586,7 +597,7 @@ impl Client {
     }
 
     /// A node's published ethics policy.
-    pub async fn policy(&self, party: PartyId) -> Result<serde_json::Value, NodeError> {
+    pub async fn policy(&self, party: PartyId) -> Result<serde_json::Value, ClientError> {
         self.get_json(party, "/v1/policy").await
     }
 }

@@ -1,0 +1,61 @@
+//! Enrollment: deduplicate the new template against the gallery of its
+//! kind, then store it if unique. The duplicate bit is opened to the nodes,
+//! which must learn it to decide whether to store.
+
+use sanctuary_log::Operation;
+use sanctuary_proto::RefusalCode;
+use sanctuary_proto::wire::{EnrollOp, Refusal, enrollment_commitment};
+use sanctuary_store::{ConsentWrite, StateChange};
+
+use super::{Done, EntryFields, RunCx, VerdictCx};
+use crate::NodeError;
+use crate::consent::{refusal, refuse, rp};
+use crate::engine::Outcome;
+
+pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
+    let site = rp(&op.site)?;
+    if op.statement.statement.template_commitment
+        != enrollment_commitment(cx.request_id, op.kind)
+    {
+        return Err(refusal(
+            RefusalCode::StatementWrongRequest,
+            "the enrollment statement was signed for another request",
+        ));
+    }
+    let (v, _) = cx
+        .consent
+        .gate()
+        .admit_enrollment(&op.statement, &site)
+        .map_err(refuse)?;
+    Ok(vec![cx.consent.nonce_use(v.subject(), v.statement().nonce)])
+}
+
+pub(super) fn entry(op: &EnrollOp) -> EntryFields {
+    EntryFields::new(Operation::Enroll, Some(&op.site), "enroll", op.audit_tag)
+}
+
+pub(super) async fn run(op: &EnrollOp, cx: &mut RunCx<'_>) -> Result<Done, NodeError> {
+    let share = cx.open_share(op.kind)?;
+    let n = cx.st.kind(op.kind).gallery.len();
+    let duplicate = if n == 0 {
+        false
+    } else {
+        let bits = cx.match_probe(op.kind, &share, 0..n).await?;
+        cx.open_to_nodes(&bits)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false)
+    };
+    Ok(if duplicate {
+        Done::recorded(Outcome::AlreadyEnrolled, StateChange::None)
+    } else {
+        let change = StateChange::Enroll {
+            id: op.enrollment_id,
+            kind: op.kind.to_string(),
+            share: sanctuary_proto::share_to_bytes(&share),
+            subject: Some(op.statement.subject.to_hex()),
+        };
+        Done::recorded(Outcome::Enrolled(op.enrollment_id), change)
+    })
+}

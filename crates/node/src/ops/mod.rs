@@ -1,0 +1,280 @@
+//! One module per operation. Each owns the three things that make an
+//! operation: its consent/policy verdict (checked by every node for
+//! itself), the fields of its log entry (derived from the announced op
+//! alone, so all three logs are byte-identical), and its computation. The
+//! engine runs them in that order; adding an operation is one module and
+//! one line in [`dispatch!`].
+
+use sanctuary_consent::ConsentToken;
+use sanctuary_log::{AuditTag, Operation};
+use sanctuary_mpc::{BitShares, Session};
+use sanctuary_net::MeshSession;
+use sanctuary_proto::seal::{SealedBox, seal};
+use sanctuary_proto::wire::{Op, OpStart, Refusal};
+use sanctuary_proto::{SealLabel, seal_context, share_to_bytes};
+use sanctuary_share::ShareVec;
+use sanctuary_store::{ConsentWrite, StateChange};
+use sanctuary_template::TemplateKind;
+
+use crate::NodeError;
+use crate::consent::{Enrollments, NodeConsent};
+use crate::engine::{Node, Outcome, share_from_bytes};
+use crate::state::State;
+use crate::veto::Approved;
+
+mod cosign;
+mod dedupe;
+mod delete;
+mod enroll;
+mod expire;
+mod festival;
+mod identify;
+mod revoke;
+mod verify;
+
+pub(crate) use cosign::cosign;
+
+/// Runs `$body` with `$o` bound to the op's payload, in the module of its
+/// kind (`$m`): the one registration of every operation.
+macro_rules! dispatch {
+    ($op:expr, $m:ident, $o:ident => $body:expr) => {
+        match $op {
+            Op::Enroll($o) => {
+                use enroll as $m;
+                $body
+            }
+            Op::Verify($o) => {
+                use verify as $m;
+                $body
+            }
+            Op::Dedupe($o) => {
+                use dedupe as $m;
+                $body
+            }
+            Op::Delete($o) => {
+                use delete as $m;
+                $body
+            }
+            Op::Expire($o) => {
+                use expire as $m;
+                $body
+            }
+            Op::FestivalCheckin($o) => {
+                use festival as $m;
+                $body
+            }
+            Op::Revoke($o) => {
+                use revoke as $m;
+                $body
+            }
+            Op::Identify($o) => {
+                use identify as $m;
+                $body
+            }
+            Op::Cosign($o) => {
+                use cosign as $m;
+                $body
+            }
+        }
+    };
+}
+
+/// What a verdict may consult: the node's consent state and its view of
+/// the enrollments, at the op's request id and time.
+pub(crate) struct VerdictCx<'a> {
+    pub(crate) consent: &'a NodeConsent,
+    pub(crate) request_id: &'a str,
+    pub(crate) time_ms: u64,
+    pub(crate) view: &'a dyn Enrollments,
+}
+
+/// This node's verdict on `op`: what to persist with the entry, or its
+/// refusal.
+pub(crate) fn verdict(op: &Op, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
+    dispatch!(op, m, o => m::verdict(o, cx))
+}
+
+/// What the log entry of an op says.
+#[derive(Debug)]
+pub(crate) struct EntryFields {
+    pub(crate) operation: Operation,
+    pub(crate) relying_party: Option<String>,
+    pub(crate) purpose: Option<String>,
+    pub(crate) audit_tag: Option<AuditTag>,
+}
+
+impl EntryFields {
+    fn new(
+        operation: Operation,
+        relying_party: Option<&str>,
+        purpose: &str,
+        audit_tag: Option<AuditTag>,
+    ) -> Self {
+        Self {
+            operation,
+            relying_party: relying_party.map(str::to_owned),
+            purpose: Some(purpose.to_owned()),
+            audit_tag,
+        }
+    }
+}
+
+/// The log entry fields of `op`, from the op alone.
+pub(crate) fn entry_fields(op: &Op) -> EntryFields {
+    dispatch!(op, m, o => m::entry(o))
+}
+
+/// The audit tag a token claims (verify and dedupe entries carry it).
+fn claimed_tag(token: &str) -> Option<AuditTag> {
+    ConsentToken::from_base64(token)
+        .ok()
+        .and_then(|t| t.claimed_audit_tag())
+}
+
+/// What an approved op did: its outcome, the state change to commit with
+/// its entry, and the sealed decision share for the client (match ops).
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub(crate) outcome: Outcome,
+    pub(crate) change: StateChange,
+    pub(crate) result: Option<SealedBox>,
+}
+
+impl Done {
+    fn recorded(outcome: Outcome, change: StateChange) -> Self {
+        Self {
+            outcome,
+            change,
+            result: None,
+        }
+    }
+}
+
+/// The link of an op session: plain until an op needs the MPC, whose
+/// session set-up costs a round.
+#[derive(Debug)]
+enum Link {
+    Plain(MeshSession),
+    Mpc(Box<Session<MeshSession>>),
+    Taken,
+}
+
+/// An approved op running on this node. Only the veto round's
+/// [`Approved`] makes one, and only through it can an op reach the shares.
+#[derive(Debug)]
+pub(crate) struct RunCx<'a> {
+    approved: Approved,
+    pub(crate) node: &'a Node,
+    pub(crate) st: &'a mut State,
+    pub(crate) start: &'a OpStart,
+    link: Link,
+}
+
+impl<'a> RunCx<'a> {
+    pub(crate) fn new(
+        approved: Approved,
+        node: &'a Node,
+        st: &'a mut State,
+        start: &'a OpStart,
+        transport: MeshSession,
+    ) -> Self {
+        Self {
+            approved,
+            node,
+            st,
+            start,
+            link: Link::Plain(transport),
+        }
+    }
+
+    /// The MPC session, set up on first use.
+    async fn session(&mut self) -> Result<&mut Session<MeshSession>, NodeError> {
+        if let Link::Plain(_) = self.link {
+            let Link::Plain(t) = std::mem::replace(&mut self.link, Link::Taken) else {
+                return Err(NodeError::Internal("op session link lost"));
+            };
+            self.link = Link::Mpc(Box::new(Session::setup(t).await?));
+        }
+        match &mut self.link {
+            Link::Mpc(s) => Ok(s),
+            _ => Err(NodeError::Internal("op session link lost")),
+        }
+    }
+
+    /// This node's share of the probe the client sealed to it.
+    fn open_share(&mut self, kind: TemplateKind) -> Result<ShareVec<u32>, NodeError> {
+        let party = self.node.party();
+        let sealed = self
+            .start
+            .share
+            .as_ref()
+            .ok_or_else(|| NodeError::BadRequest("missing share".into()))?;
+        let ctx = seal_context(SealLabel::Share, &self.start.request_id, party);
+        let bytes = self
+            .node
+            .seal
+            .open(sealed, &ctx)
+            .map_err(|e| NodeError::BadRequest(format!("share for {party}: {e}")))?;
+        share_from_bytes(party, &bytes, self.st.kind(kind).gallery.share_len())
+    }
+
+    /// Matches the probe against gallery entries `range` of `kind`: the
+    /// one place an op computes on shares, and it needs the approval.
+    async fn match_probe(
+        &mut self,
+        kind: TemplateKind,
+        probe: &ShareVec<u32>,
+        range: std::ops::Range<usize>,
+    ) -> Result<BitShares, NodeError> {
+        self.session().await?;
+        let Link::Mpc(sess) = &mut self.link else {
+            return Err(NodeError::Internal("op session link lost"));
+        };
+        let gallery = &self.st.kind(kind).gallery;
+        crate::compute::match_probe(&self.approved, sess, gallery, probe, range).await
+    }
+
+    /// Opens `bits` to the three nodes.
+    async fn open_to_nodes(&mut self, bits: &BitShares) -> Result<Vec<bool>, NodeError> {
+        self.session().await?;
+        let Link::Mpc(sess) = &mut self.link else {
+            return Err(NodeError::Internal("op session link lost"));
+        };
+        crate::compute::open_to_nodes(&self.approved, sess, bits).await
+    }
+
+    /// Seals this node's decision share to the client's key.
+    fn seal_result(&self, bits: &BitShares) -> Result<SealedBox, NodeError> {
+        let key = self
+            .start
+            .client_key
+            .as_ref()
+            .ok_or_else(|| NodeError::BadRequest("missing client_key".into()))?;
+        let ctx = seal_context(SealLabel::Result, &self.start.request_id, self.node.party());
+        seal(key, &ctx, &share_to_bytes(bits.words()))
+            .map_err(|e| NodeError::BadRequest(format!("client_key: {e}")))
+    }
+
+    /// Bytes this node sent in the op's MPC.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        match &self.link {
+            Link::Mpc(s) => s.stats().bytes_sent,
+            _ => 0,
+        }
+    }
+
+    /// The op session's link, to return the result on.
+    pub(crate) fn into_transport(self) -> Result<MeshSession, NodeError> {
+        match self.link {
+            Link::Plain(t) => Ok(t),
+            Link::Mpc(s) => Ok(s.into_transport()),
+            Link::Taken => Err(NodeError::Internal("op session link lost")),
+        }
+    }
+}
+
+/// Runs an approved op's computation.
+pub(crate) async fn run(cx: &mut RunCx<'_>) -> Result<Done, NodeError> {
+    let start: &OpStart = cx.start;
+    dispatch!(&start.op, m, o => m::run(o, cx).await)
+}

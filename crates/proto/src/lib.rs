@@ -1,0 +1,36 @@
+//! What a Sanctuary client and the nodes say to each other, and nothing
+//! that runs a node: the versioned messages of the client API and of the
+//! node-to-node control channel ([`wire`]), sealed boxes ([`seal`]), the one
+//! share/result byte encoding ([`codec`]), the domain-separated digests
+//! that bind requests, the network file, enrollment ids and pinned node
+//! keys.
+//!
+//! ```text
+//!   sanctuary-client ──▶ sanctuary-proto ◀── sanctuary-node
+//!         (SDK)        (messages, sealing,      (server: axum,
+//!                       codec, network file)     sqlx, mesh)
+//! ```
+//!
+//! No HTTP server, database or peer mesh is reachable from here, so a
+//! program that only calls a network compiles none of them.
+#![deny(clippy::unwrap_used)]
+#![warn(missing_docs)]
+
+pub mod codec;
+mod error;
+mod id;
+mod key;
+mod network;
+mod refusal;
+pub mod seal;
+pub mod wire;
+
+// The public interface is:
+pub use codec::{SealLabel, seal_context, share_from_bytes, share_to_bytes};
+pub use error::ProtoError;
+pub use id::{EnrollmentId, ParseEnrollmentIdError};
+pub use key::{PUBLIC_KEY_PREFIX, PublicKey};
+pub use network::{
+    MatchingConfig, NetworkFile, NodeEntry, checkpoint_policy, log_key_name, log_origin,
+};
+pub use refusal::{RefusalCode, UnknownRefusalCode};

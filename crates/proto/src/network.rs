@@ -1,0 +1,132 @@
+//! The public description of a network (`network.toml`): what every client
+//! and node of one network agrees on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sanctuary_share::PartyId;
+use sanctuary_template::{EmbeddingParams, IrisParams};
+use serde::{Deserialize, Serialize};
+
+use sanctuary_log::CheckpointPolicy;
+
+use crate::{ProtoError, PublicKey};
+
+/// Matching parameters: identical on every node and client of a network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingConfig {
+    /// Embedding layout and threshold.
+    #[serde(default)]
+    pub embedding: EmbeddingParams,
+    /// Iris layout, rotations and threshold.
+    #[serde(default)]
+    pub iris: IrisParams,
+}
+
+/// A node as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// Party id.
+    pub party: PartyId,
+    /// Client API base URL, e.g. `http://127.0.0.1:7100`.
+    pub api_url: String,
+    /// Identity key (pinned by peers).
+    pub key: PublicKey,
+    /// X25519 public key (base64) that shares are sealed to.
+    pub seal_key: String,
+    /// Its transparency-log verifier key: checkpoints need 2 of the 3.
+    pub log_key: sanctuary_log::NoteVerifierKey,
+}
+
+/// The public description of a network (`network.toml`) that clients load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFile {
+    /// Network name.
+    pub network: String,
+    /// The three nodes, by party.
+    pub nodes: Vec<NodeEntry>,
+    /// Matching parameters.
+    #[serde(default)]
+    pub matching: MatchingConfig,
+    /// Identity Weaving public keys: the FROST group key that signs
+    /// credentials and the PRF verification shares (absent in networks
+    /// created before Identity Weaving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weave: Option<sanctuary_weave::WeavePublic>,
+}
+
+impl NetworkFile {
+    /// Reads and checks a network file.
+    pub fn load(path: &Path) -> Result<Self, ProtoError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProtoError::NetworkFileIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ProtoError::NetworkFile {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses and checks a network file's text; the error names the field.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let net: NetworkFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (i, p) in PartyId::ALL.iter().enumerate() {
+            if net.nodes.get(i).map(|n| n.party) != Some(*p) {
+                return Err("`nodes` must list parties 0, 1, 2 in order".into());
+            }
+        }
+        Ok(net)
+    }
+
+    /// The node entry of `party`.
+    pub fn node(&self, party: PartyId) -> &NodeEntry {
+        // `load`/`parse` checked that `nodes` lists the three parties in order.
+        &self.nodes[party.index()]
+    }
+
+    /// The node coordinating operations (party 0).
+    pub fn leader(&self) -> &NodeEntry {
+        &self.nodes[0]
+    }
+}
+
+impl NetworkFile {
+    /// The checkpoint policy of this network: its three nodes' log keys,
+    /// 2 of 3 signatures.
+    pub fn checkpoint_policy(&self) -> Result<CheckpointPolicy, sanctuary_log::Error> {
+        checkpoint_policy(
+            &self.network,
+            self.nodes
+                .iter()
+                .map(|n| (n.party, n.log_key.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// The origin line of a network's transparency log checkpoints.
+pub fn log_origin(network: &str) -> String {
+    format!("{network}/log")
+}
+
+/// The note key name of a node.
+pub fn log_key_name(network: &str, party: PartyId) -> String {
+    format!("{network}/node{}", party.index())
+}
+
+/// The checkpoint policy: these three node keys, 2 distinct signers
+/// ([`sanctuary_log::DEFAULT_THRESHOLD`]).
+pub fn checkpoint_policy(
+    network: &str,
+    keys: BTreeMap<PartyId, sanctuary_log::NoteVerifierKey>,
+) -> Result<CheckpointPolicy, sanctuary_log::Error> {
+    Ok(CheckpointPolicy::new(
+        &log_origin(network),
+        keys,
+        sanctuary_log::DEFAULT_THRESHOLD,
+    )?)
+}
