@@ -1,14 +1,16 @@
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand};
 use sanctuary_capture::Capture;
-use sanctuary_template::TemplateKind;
 
 use std::path::PathBuf;
 
-use crate::bench_network::BenchNetworkArgs;
+use sanctuary_devnet::bench::BenchArgs;
+use sanctuary_devnet::bench_network::BenchNetworkArgs;
+use sanctuary_devnet::demo::DemoArgs;
+use sanctuary_devnet::eval::EvalArgs;
 use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
-use crate::{bench, bench_network, client_ops, demo, eval, wallet, weave};
+use crate::{client_ops, wallet, weave};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -164,75 +166,6 @@ pub(crate) struct ClientArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct DemoArgs {
-    /// Number of people to enroll.
-    #[arg(long, default_value_t = 500)]
-    pub(crate) population: usize,
-    /// Genuine and impostor verifications to run (each).
-    #[arg(long, default_value_t = 100)]
-    pub(crate) checks: usize,
-    /// Keep the network's files here instead of a temporary directory.
-    #[arg(long)]
-    pub(crate) dir: Option<PathBuf>,
-    /// Seed for the generated population.
-    #[arg(long, default_value_t = 7)]
-    pub(crate) seed: u64,
-    /// Enroll real faces from this labelled folder (`ID/K.ext` or
-    /// `ID_K.ext`), one identity per person, embedded by the capture
-    /// pipeline; synthetic embeddings fill the rest of the population.
-    /// Default: `../shared/data/faces/orl` (ORL) where present.
-    #[arg(long, conflicts_with = "synthetic")]
-    pub(crate) faces: Option<PathBuf>,
-    /// Use synthetic embeddings only, even where face images are present.
-    #[arg(long)]
-    pub(crate) synthetic: bool,
-    /// Images embedded per real identity: the first is enrolled, the others
-    /// are fresh captures for verification and re-enrolment attempts.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=100))]
-    pub(crate) face_images: u16,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct EvalArgs {
-    /// Labelled image folder: `ID/K.ext` sub-folders or `ID_K.ext` files
-    /// (faces, or pre-normalised iris strips at least 3x wider than tall).
-    #[arg(long)]
-    pub(crate) dataset: PathBuf,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// Where to write `det.svg` and `histogram.svg` (default: a new
-    /// directory under the system temporary directory).
-    #[arg(long)]
-    pub(crate) plots: Option<PathBuf>,
-    /// Re-run only the first N pairs through MPC (default: every pair for
-    /// faces; the pairs within the first 20 identities for iris).
-    #[arg(long)]
-    pub(crate) mpc_pairs: Option<usize>,
-}
-
-/// Template kind on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum KindArg {
-    /// 512-d face-style embeddings.
-    Embedding,
-    /// Iris codes with masks, +-15 rotations.
-    Iris,
-}
-
-impl From<KindArg> for TemplateKind {
-    fn from(k: KindArg) -> Self {
-        match k {
-            KindArg::Embedding => TemplateKind::Embedding,
-            KindArg::Iris => TemplateKind::Iris,
-        }
-    }
-}
-
-#[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct BenchCmd {
     #[command(subcommand)]
@@ -250,26 +183,9 @@ enum BenchSub {
     Network(BenchNetworkArgs),
 }
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct BenchArgs {
-    /// Template kind.
-    #[arg(long, value_enum, default_value = "embedding")]
-    pub(crate) kind: KindArg,
-    /// Number of enrolled templates.
-    #[arg(long, default_value_t = 10_000)]
-    pub(crate) gallery: usize,
-    /// Number of queries (half genuine, half impostor).
-    #[arg(long, default_value_t = 8)]
-    pub(crate) queries: usize,
-    /// Embedding dimension (embeddings only).
-    #[arg(long, default_value_t = 512)]
-    pub(crate) dim: usize,
-    /// Seed for the generated data (the shares always use fresh OS randomness).
-    #[arg(long, default_value_t = 1)]
-    pub(crate) seed: u64,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub(crate) json: bool,
+/// This executable, which the demo and `bench network` run as the nodes.
+fn exe() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find the sanctuary executable: {e}"))
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -277,10 +193,10 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCmd {
             network: Some(BenchSub::Network(args)),
             ..
-        }) => bench_network::run(&args),
-        Command::Bench(BenchCmd { args, .. }) => bench::run(&args),
-        Command::Demo(args) => demo::run(&args),
-        Command::Eval(args) => eval::run(&args),
+        }) => sanctuary_devnet::bench_network::run(&exe()?, &args),
+        Command::Bench(BenchCmd { args, .. }) => sanctuary_devnet::bench::run(&args),
+        Command::Demo(args) => sanctuary_devnet::demo::run(&exe()?, &args),
+        Command::Eval(args) => sanctuary_devnet::eval::run(&args),
         Command::Network(NetworkCmd::Init {
             nodes,
             dir,

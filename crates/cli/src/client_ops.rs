@@ -8,8 +8,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sanctuary_capture::{Capture, FaceOptions, FacePipeline, ModelsDir};
 use sanctuary_consent::{ConsentToken, SubjectPublicKey};
-use sanctuary_node::{Client, Consent, NetworkFile, NodeConfig};
-use sanctuary_store::EnrollmentId;
+use sanctuary_client::{Client, Consent, EnrollmentId, NetworkFile};
+use sanctuary_node::NodeConfig;
 use sanctuary_template::{Embedding, Template, TemplateFile};
 
 use crate::cli::{ClientArgs, ConsentArgs};
@@ -207,7 +207,7 @@ pub(crate) fn enroll(
         let r = rt.block_on(client.enroll(&t, &wallet, site))?;
         drop(t);
         let line = match (&r.status, r.enrollment_id) {
-            (sanctuary_node::wire::EnrollStatus::Enrolled, Some(id)) => {
+            (sanctuary_proto::wire::EnrollStatus::Enrolled, Some(id)) => {
                 format!("{}: enrolled as {id}", path.display())
             }
             _ => format!("{}: refused, already enrolled", path.display()),

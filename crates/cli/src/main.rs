@@ -5,16 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod bench;
-mod bench_network;
 mod cli;
 mod client_ops;
-mod demo;
-mod eval;
-mod faces;
-mod local;
-mod rogue;
-mod synth;
 mod wallet;
 mod weave;
 

@@ -17,7 +17,7 @@ use sanctuary_consent::{
     TokenRequest, Wallet,
 };
 use sanctuary_log::SignedNote;
-use sanctuary_node::{Client, NetworkFile};
+use sanctuary_client::{Client, NetworkFile};
 use sanctuary_share::PartyId;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;

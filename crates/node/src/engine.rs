@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sanctuary_consent::Policy;
 use sanctuary_log::{
-    CheckpointPolicy, Cosigner, Log, NewEntry, Outcome as LogOutcome, RequestId, SignedNote,
+    CheckpointPolicy, Cosigner, Log, Outcome as LogOutcome, RequestId, SignedNote,
 };
 use sanctuary_mpc::Transport;
 use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
@@ -27,14 +27,14 @@ use sanctuary_proto::wire::{
     CONTROL_SESSION, CONTROL_VERSION, CosignOp, ExpireOp, Op, OpDone, OpStart, Refusal, session_id,
 };
 use sanctuary_share::{PartyId, ShareVec};
-use sanctuary_store::{AppliedOp, StateChange, Store};
+use sanctuary_store::{StateChange, Store};
 use tokio::sync::Mutex;
 use sanctuary_proto::EnrollmentId;
 use zeroize::Zeroizing;
 
 use crate::consent::NodeConsent;
 use crate::state::{State, empty_kinds};
-use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin, node_hashes};
+use crate::translog::{NodeLogStore, checkpoint_policy, load_log_key, log_origin};
 use crate::{NodeConfig, NodeError, ops, position, veto};
 
 /// Deviations the real engine can be asked to make, so that the devnet's
@@ -44,9 +44,20 @@ use crate::{NodeConfig, NodeError, ops, position, veto};
 #[derive(Debug, Default)]
 pub struct Faults {
     /// Skip this node's own consent and policy checks: approve every op.
-    pub approve_everything: bool,
+    approve_everything: bool,
     /// The peers' verdicts seen in each op session, by seq.
     verdicts_seen: std::sync::Mutex<Vec<(u64, Vec<(PartyId, Option<Refusal>)>)>>,
+}
+
+impl Faults {
+    /// A node that skips its own consent and policy checks and approves
+    /// every op (and records the peers' verdicts, for reports).
+    pub fn approve_everything() -> Self {
+        Self {
+            approve_everything: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// Operation counters for `/metrics`.
@@ -290,6 +301,11 @@ impl Node {
             .unwrap_or_default()
     }
 
+    /// Waits until the links to both peers are up.
+    pub async fn wait_peers(&self, limit: Duration) -> Result<(), NodeError> {
+        Ok(self.mesh.wait_connected(limit).await?)
+    }
+
     /// Coordinator: proposes `op` (without shares) to the network, as the
     /// client API does for the requests it accepts; returns its seq.
     pub async fn propose(&self, op: Op) -> Result<u64, NodeError> {
@@ -497,34 +513,23 @@ impl Node {
         change: StateChange,
         consent: Vec<sanctuary_store::ConsentWrite>,
     ) -> Result<(), NodeError> {
-        let fields = ops::entry_fields(&start.op);
         let request = RequestId(
             hex::decode(&start.request_id)
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .ok_or(NodeError::Internal("an announced request id is not 32 hex"))?,
         );
-        let entry = NewEntry {
-            time_ms: start.time_ms,
-            proposer: PartyId::P0,
-            operation: fields.operation,
-            outcome,
-            relying_party: fields.relying_party,
-            purpose: fields.purpose,
+        let (applied, _) = crate::record::build(
+            &st.log,
+            start.seq,
+            start.time_ms,
             request,
-            audit_tag: fields.audit_tag,
-        }
-        .with_seq(start.seq);
-        let prepared = st.log.prepare(entry).await?;
-        let record = prepared.record();
-        let applied = AppliedOp {
-            seq: start.seq,
-            time_ms: i64::try_from(start.time_ms).unwrap_or(i64::MAX),
-            entry: record.canonical.to_vec(),
-            hashes: node_hashes(&record),
+            ops::entry_fields(&start.op),
+            outcome,
             change,
             consent,
-        };
+        )
+        .await?;
         self.store.apply(&applied).await?;
         st.next_seq = start.seq + 1;
         st.root = st.log.root().await?;

@@ -26,6 +26,7 @@ mod init;
 mod openapi;
 mod ops;
 mod position;
+mod record;
 mod state;
 pub mod translog;
 mod veto;
@@ -38,6 +39,7 @@ pub use api::router;
 pub use config::{NodeConfig, PeerEntry};
 pub use engine::{Faults, Node};
 pub use error::NodeError;
+pub use record::Preload;
 pub use veto::Approved;
 pub use init::{default_policy, init_network};
 

@@ -31,7 +31,12 @@ pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
 }
 
 pub(super) fn entry(op: &EnrollOp) -> EntryFields {
-    EntryFields::new(Operation::Enroll, Some(&op.site), "enroll", op.audit_tag)
+    fields(&op.site, op.audit_tag)
+}
+
+/// The entry of an enrollment at `site` (also what preloaded ones get).
+pub(crate) fn fields(site: &str, audit_tag: Option<sanctuary_log::AuditTag>) -> EntryFields {
+    EntryFields::new(Operation::Enroll, Some(site), "enroll", audit_tag)
 }
 
 pub(super) async fn run(op: &EnrollOp, cx: &mut RunCx<'_>) -> Result<Done, NodeError> {

@@ -33,6 +33,7 @@ mod revoke;
 mod verify;
 
 pub(crate) use cosign::cosign;
+pub(crate) use enroll::fields as enroll_entry;
 
 /// Runs `$body` with `$o` bound to the op's payload, in the module of its
 /// kind (`$m`): the one registration of every operation.

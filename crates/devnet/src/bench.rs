@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
+
 use anyhow::{Context, bail};
 use cpu_time::ProcessTime;
 use rand::{Rng, SeedableRng};
@@ -21,8 +23,49 @@ use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_template::{EmbeddingParams, IrisParams, THRESHOLD_DENOMINATOR, TemplateKind};
 use serde::Serialize;
 
-use crate::cli::BenchArgs;
 use crate::{local, synth};
+
+/// Template kind on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// 512-d face-style embeddings.
+    Embedding,
+    /// Iris codes with masks, +-15 rotations.
+    Iris,
+}
+
+impl From<KindArg> for TemplateKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Embedding => TemplateKind::Embedding,
+            KindArg::Iris => TemplateKind::Iris,
+        }
+    }
+}
+
+/// `sanctuary bench` options.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Template kind.
+    #[arg(long, value_enum, default_value = "embedding")]
+    pub kind: KindArg,
+    /// Number of enrolled templates.
+    #[arg(long, default_value_t = 10_000)]
+    pub gallery: usize,
+    /// Number of queries (half genuine, half impostor).
+    #[arg(long, default_value_t = 8)]
+    pub queries: usize,
+    /// Embedding dimension (embeddings only).
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
+    /// Seed for the generated data (the shares always use fresh OS randomness).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 
 /// What one bench run measured.
 #[derive(Debug, Serialize)]
@@ -379,7 +422,8 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     })
 }
 
-pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+/// Runs `sanctuary bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let r = measure(args)?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);

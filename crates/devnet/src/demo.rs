@@ -5,114 +5,56 @@
 //! and shuts the nodes down.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use rand::SeedableRng;
 use sanctuary_consent::{ConsentToken, NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, Consent, NetworkFile, NodeError};
+use sanctuary_proto::wire::{DedupeOp, EnrollStatus, IdentifyOp, Op};
+use sanctuary_client::{Client, ClientError, Consent, EnrollmentId, NetworkFile};
 use sanctuary_share::PartyId;
-use sanctuary_store::EnrollmentId;
 use sanctuary_template::{EmbeddingParams, Template};
 use serde::Serialize;
 
-use crate::cli::DemoArgs;
+use crate::nodes::{Nodes, wait_ready};
 use crate::faces::{self, Population, RealFaces};
 use crate::synth;
 
-/// Node processes that are stopped (SIGTERM, then SIGKILL) when dropped, so
-/// no node outlives the demo, whatever path it leaves by. Also used by
-/// `sanctuary bench network`.
-pub(crate) struct Nodes {
-    dir: PathBuf,
-    children: Vec<Option<Child>>,
+/// `sanctuary demo` options.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Number of people to enroll.
+    #[arg(long, default_value_t = 500)]
+    pub population: usize,
+    /// Genuine and impostor verifications to run (each).
+    #[arg(long, default_value_t = 100)]
+    pub checks: usize,
+    /// Keep the network's files here instead of a temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Seed for the generated population.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Enroll real faces from this labelled folder (`ID/K.ext` or
+    /// `ID_K.ext`), one identity per person, embedded by the capture
+    /// pipeline; synthetic embeddings fill the rest of the population.
+    /// Default: `../shared/data/faces/orl` (ORL) where present.
+    #[arg(long, conflicts_with = "synthetic")]
+    pub faces: Option<PathBuf>,
+    /// Use synthetic embeddings only, even where face images are present.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Images embedded per real identity: the first is enrolled, the others
+    /// are fresh captures for verification and re-enrolment attempts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub face_images: u16,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
 }
 
-impl Nodes {
-    pub(crate) fn start(dir: &Path) -> anyhow::Result<Nodes> {
-        let mut nodes = Nodes {
-            dir: dir.to_owned(),
-            children: vec![None, None, None],
-        };
-        for i in 0..3 {
-            nodes.start_one(i)?;
-        }
-        Ok(nodes)
-    }
-
-    fn start_one(&mut self, i: usize) -> anyhow::Result<()> {
-        let exe = std::env::current_exe().context("cannot find the sanctuary executable")?;
-        let node_dir = self.dir.join(format!("node-{i}"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(node_dir.join("node.log"))?;
-        let child = Command::new(&exe)
-            .arg("node")
-            .arg("--config")
-            .arg(node_dir.join("node.toml"))
-            .env("SANCTUARY_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start node {i}"))?;
-        self.children[i] = Some(child);
-        Ok(())
-    }
-
-    /// Stops node `i` (SIGTERM: it closes its database cleanly; SIGKILL
-    /// after 5 s).
-    fn stop_one(&mut self, i: usize) {
-        let Some(mut c) = self.children[i].take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(c.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match c.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The running node processes' ids, in party order.
-    pub(crate) fn pids(&self) -> Vec<u32> {
-        self.children.iter().flatten().map(Child::id).collect()
-    }
-
-    pub(crate) fn stop(&mut self) {
-        for c in self.children.iter().flatten() {
-            if let Ok(pid) = i32::try_from(c.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
-        }
-        for i in 0..self.children.len() {
-            self.stop_one(i);
-        }
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 #[derive(Debug, Default, Serialize)]
 struct DemoReport {
@@ -154,23 +96,7 @@ struct DemoReport {
     seconds: f64,
     network_dir: Option<PathBuf>,
     #[serde(flatten)]
-    weave: crate::weave::WeaveReport,
-}
-
-pub(crate) async fn wait_ready(client: &Client, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    for party in PartyId::ALL {
-        loop {
-            match client.health(party).await {
-                Ok(h) if h["ready"] == true => break,
-                _ if Instant::now() > deadline => {
-                    bail!("node {party} did not become ready within {limit:?} (see its node.log)")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-    Ok(())
+    weave: crate::WeaveReport,
 }
 
 fn bar(n: usize, msg: &'static str, quiet: bool) -> ProgressBar {
@@ -511,7 +437,7 @@ async fn forbidden_requests(
     let probe = Template::Embedding(enrolled_q[k].clone());
     let long = time::Duration::minutes(30);
     let mut mallory = Wallet::create(time::OffsetDateTime::now_utc());
-    let mut tries: Vec<(&str, &str, Result<bool, NodeError>)> = Vec::new();
+    let mut tries: Vec<(&str, &str, Result<bool, ClientError>)> = Vec::new();
 
     tries.push((
         "open identification (\"who is this?\")",
@@ -650,7 +576,7 @@ async fn forbidden_requests(
     for (what, want, got) in tries {
         report.forbidden_requests_tried += 1;
         match got {
-            Err(NodeError::Refused { code, party, .. }) if code == want => {
+            Err(ClientError::Refused { code, party, .. }) if code == want => {
                 report.forbidden_requests_refused += 1;
                 report
                     .refusals
@@ -664,7 +590,8 @@ async fn forbidden_requests(
     Ok(())
 }
 
-pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+/// Runs the demo with the `sanctuary` executable `exe` for the node processes.
+pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     if args.population < 4 {
         bail!("--population must be at least 4");
     }
@@ -682,7 +609,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let net_path =
         sanctuary_node::init_network(&dir, ["127.0.0.1"; 3], "sanctuary-demo", Default::default())?;
     let net = NetworkFile::load(&net_path)?;
-    let mut nodes = Nodes::start(&dir)?;
+    let mut nodes = Nodes::start(exe, &dir)?;
     // Embedding the faces overlaps with the nodes starting up.
     let faces = real_faces(args, &net.matching.embedding)?;
     let client = Client::new(net)?;
@@ -715,7 +642,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             report.storage = s.to_owned();
         }
         let subjects = scenario(args, &client, faces, &mut report).await?;
-        report.weave = crate::weave::demo_weaving(&client, &dir, 3).await?;
+        report.weave = crate::weave_scene::demo_weaving(&client, &dir, 3).await?;
         log_scene(&client, &subjects, &mut report).await?;
         Ok::<_, anyhow::Error>(subjects)
     });
@@ -833,25 +760,24 @@ fn rogue_scene(
     client: &Client,
     report: &mut DemoReport,
 ) -> anyhow::Result<()> {
-    let cfg = sanctuary_node::NodeConfig::load(&dir.join("node-0/node.toml"))?;
+    let cfg = crate::inproc::config(dir, 0)?;
     nodes.stop_one(0);
     rt.block_on(async {
         let before = client.health(PartyId::P1).await?["next_seq"]
             .as_u64()
             .unwrap_or(0);
         let attempts = crate::rogue::attempt(
-            &cfg,
-            client,
+            cfg,
             vec![
-                sanctuary_node::wire::Op::Identify {
+                Op::Identify(IdentifyOp {
                     relying_party: "data-merchant.example".into(),
-                },
-                sanctuary_node::wire::Op::Dedupe {
+                }),
+                Op::Dedupe(DedupeOp {
                     kind: sanctuary_template::TemplateKind::Embedding,
                     relying_party: "data-merchant.example".into(),
                     subject: "00".repeat(32),
                     token: "no consent".into(),
-                },
+                }),
             ],
         )
         .await?;
@@ -863,7 +789,7 @@ fn rogue_scene(
                     .iter()
                     .map(|(p, r)| format!(
                         "{p} refused ({})",
-                        r.as_deref().unwrap_or("NOT REFUSED")
+                        r.map_or("NOT REFUSED", |c| c.as_str())
                     ))
                     .collect::<Vec<_>>()
                     .join(", "),

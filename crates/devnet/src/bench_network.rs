@@ -26,22 +26,23 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
-use sanctuary_log::{Log, MemoryStore, NewEntry, Operation, Outcome, RequestId};
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, Consent, NetworkFile, NodeConfig, share_to_bytes};
+use sanctuary_proto::wire::EnrollStatus;
+use sanctuary_client::{Client, Consent, EnrollmentId, NetworkFile};
+use sanctuary_node::{NodeConfig, Preload};
+use sanctuary_proto::share_to_bytes;
 use sanctuary_share::{PartyId, deal};
-use sanctuary_store::{AppliedOp, EnrollmentId, StateChange, Store};
+use sanctuary_store::{AppliedOp, Store};
 use sanctuary_template::{Embedding, EmbeddingParams, QuantizedEmbedding, Template, TemplateKind};
 use serde::Serialize;
 use time::OffsetDateTime;
 use zeroize::Zeroize;
 
-use crate::demo::{Nodes, wait_ready};
+use crate::nodes::{Nodes, wait_ready};
 use crate::synth;
 
 /// Arguments of `sanctuary bench network`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct BenchNetworkArgs {
+pub struct BenchNetworkArgs {
     /// Enrollments preloaded into every node's store before the nodes start.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) enrolled: usize,
@@ -170,11 +171,8 @@ async fn preload(
     keep: &[usize],
     rng: &mut impl Rng,
 ) -> anyhow::Result<(Plain, Vec<EnrollmentId>, Vec<(Embedding, Wallet)>)> {
-    // The log replica the entries (and their Merkle hashes) come from.
-    let mut log = Log::new(
-        &sanctuary_node::translog::log_origin("sanctuary-bench"),
-        MemoryStore::new(),
-    )?;
+    // The records the nodes' append path would have written.
+    let mut preload = Preload::new("sanctuary-bench", "bench-preload")?;
     let mut plain = Plain {
         dim: params.dim,
         rows: Vec::with_capacity(args.enrolled * params.dim),
@@ -207,37 +205,18 @@ async fn preload(
             plain.push(&q);
             let id = EnrollmentId(rand::random());
             ids.push(id);
-            let entry = NewEntry {
-                time_ms,
-                proposer: PartyId::P0,
-                operation: Operation::Enroll,
-                outcome: Outcome::Performed,
-                relying_party: Some("bench-preload".into()),
-                purpose: Some("enroll".into()),
-                request: RequestId(rand::random()),
-                audit_tag: None,
-            }
-            .with_seq(i as u64);
-            let prepared = log.prepare(entry.clone()).await?;
-            let record = prepared.record();
-            let hashes = sanctuary_node::translog::node_hashes(&record);
-            let canonical = record.canonical.to_vec();
-            log.append_entry(&entry).await?;
-            for (party_ops, share) in ops.iter_mut().zip(&shares) {
-                party_ops.push(AppliedOp {
-                    change: StateChange::Enroll {
-                        id,
-                        kind: TemplateKind::Embedding.to_string(),
-                        share: share_to_bytes(share),
-                        subject: subject.clone(),
-                    },
-                    ..AppliedOp::log_only(
-                        i as u64,
-                        i64::try_from(time_ms).unwrap_or(i64::MAX),
-                        canonical.clone(),
-                        hashes.clone(),
-                    )
-                });
+            let [s0, s1, s2] = &shares;
+            let records = preload
+                .enroll(
+                    time_ms,
+                    id,
+                    TemplateKind::Embedding,
+                    [share_to_bytes(s0), share_to_bytes(s1), share_to_bytes(s2)],
+                    subject,
+                )
+                .await?;
+            for (party_ops, r) in ops.iter_mut().zip(records) {
+                party_ops.push(r);
             }
         }
         let [o0, o1, o2] = &ops;
@@ -256,7 +235,8 @@ async fn preload(
     Ok((plain, ids, kept))
 }
 
-pub(crate) fn run(args: &BenchNetworkArgs) -> anyhow::Result<ExitCode> {
+/// Runs `sanctuary bench network` with the `sanctuary` executable `exe`.
+pub fn run(exe: &std::path::Path, args: &BenchNetworkArgs) -> anyhow::Result<ExitCode> {
     if args.enrolled == 0 {
         bail!("--enrolled must be at least 1");
     }
@@ -327,7 +307,7 @@ pub(crate) fn run(args: &BenchNetworkArgs) -> anyhow::Result<ExitCode> {
 
     // 2. Start the nodes: each loads its shares, then links up.
     let t = Instant::now();
-    let mut nodes = Nodes::start(&dir)?;
+    let mut nodes = Nodes::start(exe, &dir)?;
     let client = Client::new(net)?;
     let outcome = rt.block_on(async {
         wait_ready(&client, Duration::from_secs(3600)).await?;

@@ -26,8 +26,28 @@ use sanctuary_share::PartyId;
 use sanctuary_template::{Embedding, EmbeddingParams, IrisCode, IrisParams, QuantizedEmbedding};
 use serde::Serialize;
 
-use crate::cli::EvalArgs;
 use crate::local::{self, Block};
+
+/// `sanctuary eval` options.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Labelled image folder: `ID/K.ext` sub-folders or `ID_K.ext` files
+    /// (faces, or pre-normalised iris strips at least 3x wider than tall).
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write `det.svg` and `histogram.svg` (default: a new
+    /// directory under the system temporary directory).
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Re-run only the first N pairs through MPC (default: every pair for
+    /// faces; the pairs within the first 20 identities for iris).
+    #[arg(long)]
+    pub mpc_pairs: Option<usize>,
+}
+
 
 /// Iris cross-checks cover the pairs within this many identities by default.
 const DEFAULT_IRIS_IDENTITIES: usize = 20;
@@ -309,7 +329,8 @@ fn default_plot_dir() -> anyhow::Result<PathBuf> {
         .keep())
 }
 
-pub(crate) fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+/// Runs `sanctuary eval`.
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.dataset;
     if !dir.is_dir() {
         bail!(
