@@ -7,13 +7,14 @@
 //! project); where that folder is absent the tests print `skipping: …` and
 //! pass.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use sanctuary_node::NetworkFile;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use sanctuary_client::{Client, NetworkFile};
+use sanctuary_devnet::Nodes;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sanctuary");
 
@@ -143,36 +144,6 @@ fn client_commands_need_a_template_or_an_image() {
     );
 }
 
-/// Three node processes, stopped (killed) when dropped.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `GET /v1/health` over plain HTTP/1.1 on loopback; true when `"ready":true`.
-fn ready(api_url: &str) -> bool {
-    let Some(addr) = api_url.strip_prefix("http://") else {
-        panic!("unexpected api_url {api_url}");
-    };
-    let Ok(mut s) = TcpStream::connect(addr.trim_end_matches('/')) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.replace(' ', "").contains("\"ready\":true")
-}
-
 #[test]
 fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
     let Some(orl) = orl() else { return };
@@ -187,34 +158,15 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
     let net_path = dir.join("network.toml");
     let net = NetworkFile::load(&net_path).expect("network.toml");
 
-    let mut nodes = Nodes(Vec::new());
-    for i in 0..3 {
-        let node_dir = dir.join(format!("node-{i}"));
-        let log = std::fs::File::create(node_dir.join("node.log")).expect("log file");
-        nodes.0.push(
-            Command::new(BIN)
-                .arg("node")
-                .arg("--config")
-                .arg(node_dir.join("node.toml"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start a node"),
-        );
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for node in &net.nodes {
-        while !ready(&node.api_url) {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} not ready within 60 s (see {}/node-*/node.log)",
-                node.api_url,
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    let nodes = Nodes::start(BIN.as_ref(), &dir).expect("start nodes");
+    let ready_client = Client::new(net.clone()).expect("client");
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(sanctuary_devnet::wait_ready(
+            &ready_client,
+            Duration::from_secs(60),
+        ))
+        .expect("nodes ready");
 
     // A JPEG of the same person, made here (dataset images are not committed).
     let jpeg = tmp.path().join("s1_3.jpg");

@@ -10,94 +10,22 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, Consent, NetworkFile};
+use sanctuary_client::{Client, Consent, NetworkFile};
+use sanctuary_devnet::Nodes;
+use sanctuary_proto::wire::EnrollStatus;
 use sanctuary_share::PartyId;
 use sanctuary_store::{EnrollmentId, Store};
 use sanctuary_template::{Embedding, EmbeddingParams, Template};
 
-/// One node process; SIGKILLed and reaped when dropped.
-struct NodeProc {
-    child: Child,
-}
-
-impl NodeProc {
-    fn start(dir: &Path, i: usize) -> NodeProc {
-        let node_dir = dir.join(format!("node-{i}"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(node_dir.join("node.log"))
-            .expect("node log");
-        let child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-            .arg("node")
-            .arg("--config")
-            .arg(node_dir.join("node.toml"))
-            .env("SANCTUARY_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start node");
-        NodeProc { child }
-    }
-
-    fn signal(&mut self, sig: Signal) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = kill(Pid::from_raw(pid), sig);
-        }
-    }
-
-    /// SIGKILL: no shutdown path runs.
-    fn crash(mut self) {
-        self.signal(Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then wait (SIGKILL after 10 s).
-    fn stop(mut self) {
-        self.signal(Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.crash();
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 async fn wait_ready(client: &Client, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for p in PartyId::ALL {
-        loop {
-            if let Ok(h) = client.health(p).await
-                && h["ready"] == true
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{p} not ready {what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    sanctuary_devnet::wait_ready(client, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#} {what}"));
 }
 
 /// A deterministic pseudo-random direction per seed.
@@ -167,9 +95,8 @@ fn node_logs(dir: &Path) -> String {
 /// the dead node; then stops the batch and restarts the victim. Returns
 /// what the client saw, in order.
 async fn batch_with_crash(
-    dir: &Path,
     client: &Client,
-    nodes: &mut [Option<NodeProc>; 3],
+    nodes: &mut Nodes,
     victim: PartyId,
     first: u64,
     kill_after: usize,
@@ -220,10 +147,7 @@ async fn batch_with_crash(
         assert!(Instant::now() < deadline, "the batch made no progress");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    nodes[victim.index()]
-        .take()
-        .expect("victim running")
-        .crash();
+    nodes.kill_one(victim.index());
     let deadline = Instant::now() + Duration::from_secs(60);
     while failed.load(Ordering::SeqCst) < fail_after {
         assert!(
@@ -234,7 +158,7 @@ async fn batch_with_crash(
     }
     stop.store(true, Ordering::SeqCst);
     let seen = batch.await.expect("batch task");
-    nodes[victim.index()] = Some(NodeProc::start(dir, victim.index()));
+    nodes.start_one(victim.index()).expect("restart the victim");
     seen
 }
 
@@ -300,7 +224,7 @@ async fn killing_a_node_mid_enrollment_is_all_or_nothing() {
     }
     let client = Client::new(NetworkFile::load(&net_path).expect("network")).expect("client");
     let params = client.network().matching.embedding;
-    let mut nodes: [Option<NodeProc>; 3] = [0, 1, 2].map(|i| Some(NodeProc::start(dir, i)));
+    let mut nodes = Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), dir).expect("start nodes");
     wait_ready(&client, "at start").await;
 
     // One crash per party: a follower, the other follower, the coordinator.
@@ -308,7 +232,7 @@ async fn killing_a_node_mid_enrollment_is_all_or_nothing() {
     let mut next_seed = 1000;
     let mut rounds = 0u64;
     for victim in [PartyId::P2, PartyId::P1, PartyId::P0] {
-        let round = batch_with_crash(dir, &client, &mut nodes, victim, next_seed, 8, 3).await;
+        let round = batch_with_crash(&client, &mut nodes, victim, next_seed, 8, 3).await;
         next_seed += round.len() as u64;
         seen.extend(round);
         wait_ready(&client, &format!("after restarting {victim}")).await;
@@ -390,9 +314,7 @@ async fn killing_a_node_mid_enrollment_is_all_or_nothing() {
         })
         .collect();
 
-    for n in nodes.iter_mut() {
-        n.take().expect("running").stop();
-    }
+    nodes.stop();
 
     // How often a restarted node was behind and caught up (depends on where
     // the SIGKILL landed; printed for the record).

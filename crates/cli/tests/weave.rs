@@ -2,26 +2,15 @@
 //! processes: issue, thread, vouch, present, verify, festival check-in.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use sanctuary_consent::{KdfParams, Wallet};
-use sanctuary_node::{Client, NetworkFile};
-use sanctuary_share::PartyId;
+use sanctuary_client::{Client, NetworkFile};
+use sanctuary_devnet::Nodes;
 use sanctuary_template::{Embedding, Template};
 
 const PASS: &str = "correct horse battery staple";
-
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn sanctuary(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sanctuary"))
@@ -83,20 +72,8 @@ fn weaving_commands_end_to_end() {
     ]);
     let net_file = net_dir.join("network.toml");
     let net = s(&net_file).to_owned();
-    let mut nodes = Nodes(Vec::new());
-    for i in 0..3 {
-        let log = std::fs::File::create(net_dir.join(format!("node-{i}.log"))).expect("log");
-        nodes.0.push(
-            Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-                .args(["node", "--config"])
-                .arg(net_dir.join(format!("node-{i}/node.toml")))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start node"),
-        );
-    }
+    let nodes = Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), &net_dir)
+        .expect("start nodes");
 
     let (alice, _) = new_wallet(dir, "alice");
     let (bob, _) = new_wallet(dir, "bob");
@@ -106,13 +83,9 @@ fn weaving_commands_end_to_end() {
     let client = Client::new(network).expect("client");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for p in PartyId::ALL {
-            while !client.health(p).await.is_ok_and(|h| h["ready"] == true) {
-                assert!(Instant::now() < deadline, "{p} not ready");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        sanctuary_devnet::wait_ready(&client, Duration::from_secs(60))
+            .await
+            .expect("nodes ready");
         for (seed, path) in [(11, &alice), (12, &bob)] {
             let t = Template::Embedding(person(seed, params.dim).quantize(&params).expect("q"));
             let w = Wallet::open(path, PASS).expect("open wallet");

@@ -15,8 +15,11 @@
 //! ```
 //!
 //! [`ConsentChecked`] can only be built inside this crate, by a successful
-//! [`ConsentGate::admit`] or [`ConsentGate::admit_deletion`]; matching functions take
-//! it as an argument so that "forgot to check consent" does not compile.
+//! [`ConsentGate::admit`] or [`ConsentGate::admit_deletion`]: it is one
+//! node's verdict. The node turns the three nodes' verdicts into its own
+//! proof type (`sanctuary_node::Approved`, made only by the veto round), and
+//! its computation on shares takes that proof, so "forgot to check consent"
+//! does not compile there.
 //!
 //! # Example
 //!

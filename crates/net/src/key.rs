@@ -335,6 +335,6 @@ mod tests {
         let cert = key.self_signed_cert("node-0.sanctuary").unwrap();
         let parsed = rustls::server::ParsedCertificate::try_from(&cert).unwrap();
         let spki = parsed.subject_public_key_info();
-        assert_eq!(PublicKey::from_spki(spki.as_ref()), Some(key.public_key()));
+        assert_eq!(from_spki(spki.as_ref()), Some(key.public_key()));
     }
 }

@@ -11,8 +11,8 @@ use sanctuary_consent::{
     ConsentToken, NetworkId, Purpose, RelyingPartyId, Revocation, TokenRequest, Wallet,
 };
 use sanctuary_log::{AuditOutcome, Operation, Outcome};
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, Consent, NetworkFile, NodeError};
+use sanctuary_proto::wire::EnrollStatus;
+use sanctuary_client::{Client, ClientError, Consent, NetworkFile};
 use sanctuary_share::PartyId;
 use time::{Duration, OffsetDateTime};
 
@@ -55,9 +55,9 @@ fn revoke_all_until_now() -> Revocation {
     )
 }
 
-fn refused_code<T: std::fmt::Debug>(r: Result<T, NodeError>) -> String {
+fn refused_code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
     match r {
-        Err(NodeError::Refused { code, .. }) => code,
+        Err(ClientError::Refused { code, .. }) => code.to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -189,7 +189,7 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     wait_ready(&client).await;
     let err = client.verify(alice_id, &probe, &revoked).await;
     assert!(
-        matches!(&err, Err(NodeError::Refused { code, .. }) if code == "token_revoked"),
+        matches!(&err, Err(ClientError::Refused { code, .. }) if code == "token_revoked"),
         "{err:?}"
     );
 

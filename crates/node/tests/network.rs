@@ -15,8 +15,9 @@ mod common;
 
 use common::*;
 use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, Consent, NetworkFile, NodeConfig, NodeError};
+use sanctuary_proto::wire::EnrollStatus;
+use sanctuary_client::{Client, ClientError, Consent, NetworkFile};
+use sanctuary_node::NodeConfig;
 use sanctuary_share::PartyId;
 use sqlx::Connection;
 
@@ -332,7 +333,7 @@ async fn enroll_verify_dedupe_delete_restart_and_failures(backend: Backend) {
         .await
         .expect_err("already deleted");
     assert!(
-        matches!(&err, NodeError::Refused { code, .. } if code == "unknown_enrollment"),
+        matches!(&err, ClientError::Refused { code, .. } if code == "unknown_enrollment"),
         "{err}"
     );
 
@@ -374,7 +375,7 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     }
     // A consented request whose shares do not open (sealed to nobody) is
     // refused by the nodes, and nothing is stored.
-    let junk: sanctuary_node::seal::SealedBox = serde_json::from_str(
+    let junk: sanctuary_proto::seal::SealedBox = serde_json::from_str(
         r#"{"epk":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","nonce":"AAAAAAAAAAAAAAAA","ct":"AAAA"}"#,
     )
     .expect("box");
@@ -383,10 +384,10 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     let wallet = Wallet::create(time::OffsetDateTime::now_utc());
     let statement = sanctuary_consent::EnrollmentStatement::new(
         NetworkId::new(&tn.net.network).expect("id"),
-        sanctuary_node::wire::enrollment_commitment(rid, kind),
+        sanctuary_proto::wire::enrollment_commitment(rid, kind),
         time::OffsetDateTime::now_utc(),
     );
-    let req = sanctuary_node::wire::EnrollRequest {
+    let req = sanctuary_proto::wire::EnrollRequest {
         request_id: rid.into(),
         kind,
         shares: vec![junk.clone(), junk.clone(), junk],

@@ -7,9 +7,8 @@ mod common;
 use common::*;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sanctuary_consent::Wallet;
-use sanctuary_node::weave::WeaveClient;
-use sanctuary_node::wire::EnrollStatus;
-use sanctuary_node::{Client, NetworkFile, NodeError};
+use sanctuary_proto::wire::EnrollStatus;
+use sanctuary_client::{Client, ClientError, NetworkFile, WeaveClient};
 use sanctuary_share::PartyId;
 use sanctuary_weave::{Festival, Issuer};
 
@@ -99,7 +98,7 @@ async fn network_issues_personhood_credentials_and_admissions() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, NodeError::Http { message, .. } if message.contains("no enrollment")),
+        matches!(&e, ClientError::Status { message, .. } if message.contains("no enrollment")),
         "{e}"
     );
     // ... and the network refuses to record (and log) her check-in at all.

@@ -3,79 +3,22 @@
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sanctuary_node::{Client, NodeConfig, NodeError};
-use sanctuary_share::PartyId;
+use sanctuary_client::Client;
+use sanctuary_node::NodeConfig;
 use sanctuary_template::{Embedding, EmbeddingParams, Template};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-pub(crate) struct Running {
-    pub(crate) stop: oneshot::Sender<()>,
-    pub(crate) task: JoinHandle<Result<(), NodeError>>,
-}
-
-pub(crate) fn start(cfg: NodeConfig) -> Running {
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // A restarted node may find its ports still held for a moment.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut rx = rx;
-        loop {
-            let (tx2, rx2) = oneshot::channel::<()>();
-            let shutdown = async move {
-                let _ = rx2.await;
-            };
-            let serve = sanctuary_node::serve(cfg.clone(), shutdown);
-            tokio::pin!(serve);
-            tokio::select! {
-                r = &mut serve => {
-                    match r {
-                        Err(NodeError::Net(_)) | Err(NodeError::Config { .. }) if Instant::now() < deadline => {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                        other => {
-                            if let Err(e) = &other {
-                                eprintln!("node {} stopped with error: {e:?}", cfg.party);
-                            }
-                            return other;
-                        }
-                    }
-                }
-                _ = &mut rx => {
-                    let _ = tx2.send(());
-                    return serve.await;
-                }
-            }
-        }
-    });
-    Running { stop, task }
-}
-
-pub(crate) async fn stop(r: Running) {
-    let _ = r.stop.send(());
-    let _ = r.task.await;
-}
+pub(crate) use sanctuary_devnet::inproc::{Running, start, stop};
 
 pub(crate) fn config(dir: &Path, i: usize) -> NodeConfig {
-    NodeConfig::load(&dir.join(format!("node-{i}/node.toml"))).expect("config")
+    sanctuary_devnet::inproc::config(dir, i).expect("config")
 }
 
 pub(crate) async fn wait_ready(client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for p in PartyId::ALL {
-        loop {
-            if let Ok(h) = client.health(p).await
-                && h["ready"] == true
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{p} did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    sanctuary_devnet::wait_ready(client, Duration::from_secs(30))
+        .await
+        .expect("nodes ready");
 }
 
 pub(crate) fn person(seed: u64, params: &EmbeddingParams) -> Embedding {
