@@ -152,46 +152,9 @@ impl Landmarks68 {
     }
 }
 
-/// An L2-normalised 512-d face embedding. Wiped on drop; `Debug` is redacted.
-#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
-pub struct Embedding {
-    values: Vec<f32>,
-}
-
-impl std::fmt::Debug for Embedding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Embedding(<redacted>, dim {})", self.values.len())
-    }
-}
-
-impl Embedding {
-    /// L2-normalise `values`; errors on a zero or non-finite vector.
-    pub fn from_raw(mut values: Vec<f32>) -> Result<Self, CaptureError> {
-        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if !norm.is_finite() || norm <= f32::EPSILON {
-            values.zeroize();
-            return Err(CaptureError::InvalidArgument(
-                "embedding is zero or not finite",
-            ));
-        }
-        values.iter_mut().for_each(|v| *v /= norm);
-        Ok(Self { values })
-    }
-
-    /// The unit-length values.
-    pub fn as_slice(&self) -> &[f32] {
-        &self.values
-    }
-
-    /// Cosine similarity (the dot product of two unit vectors).
-    pub fn cosine(&self, other: &Embedding) -> f32 {
-        self.values
-            .iter()
-            .zip(&other.values)
-            .map(|(a, b)| a * b)
-            .sum()
-    }
-}
+/// A face embedding: `sanctuary-template`'s, L2-normalised (512 values, unit
+/// length). One type from capture to match.
+pub use sanctuary_template::Embedding;
 
 /// The result of face extraction (no liveness check).
 #[derive(Debug, Clone)]
@@ -391,7 +354,8 @@ impl FacePipeline {
                 what: "expected 512 values",
             });
         }
-        Embedding::from_raw(raw)
+        Embedding::normalized(raw)
+            .map_err(|_| CaptureError::InvalidArgument("embedding is zero or not finite"))
     }
 
     /// Liveness score in [0, 1] for a face box (higher = more likely a live

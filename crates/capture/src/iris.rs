@@ -20,7 +20,7 @@
 
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
 use crate::error::CaptureError;
 use crate::image_io::RgbImage;
@@ -65,61 +65,34 @@ impl Default for IrisOptions {
     }
 }
 
-/// An iris code with its mask, in the fixed `[row][col][bit]` layout.
-/// Wiped on drop; `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct IrisCode {
-    code: Vec<u8>,
-    mask: Vec<u8>,
+/// An iris code with its mask, in the fixed `[row][col][bit]` layout:
+/// `sanctuary-template`'s type, so the code a capture makes is the one the
+/// network matches.
+pub use sanctuary_template::IrisCode;
+
+/// The template layout of a capture's iris code (`IRIS_ROWS` x `IRIS_COLS` x
+/// `IRIS_BITS_PER_CELL`, the network's default).
+pub fn iris_params() -> sanctuary_template::IrisParams {
+    sanctuary_template::IrisParams {
+        rows: IRIS_ROWS,
+        cols: IRIS_COLS,
+        bits_per_cell: IRIS_BITS_PER_CELL,
+        ..Default::default()
+    }
 }
 
-impl std::fmt::Debug for IrisCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "IrisCode(<redacted>, {IRIS_ROWS}x{IRIS_COLS}x{IRIS_BITS_PER_CELL})"
-        )
-    }
-}
-
-impl IrisCode {
-    /// Build from raw bits (each 0 or 1), `IRIS_CODE_BITS` of each.
-    pub fn from_bits(code: Vec<u8>, mask: Vec<u8>) -> Result<Self, CaptureError> {
-        if code.len() != IRIS_CODE_BITS || mask.len() != IRIS_CODE_BITS {
-            return Err(CaptureError::InvalidArgument(
-                "iris code and mask must have 12,800 bits each",
-            ));
+/// An iris code from raw bits (each 0 or 1), `IRIS_CODE_BITS` of each, with
+/// at least one usable bit.
+pub fn code_from_bits(code: Vec<u8>, mask: Vec<u8>) -> Result<IrisCode, CaptureError> {
+    IrisCode::new(code, mask, &iris_params()).map_err(|e| match e {
+        sanctuary_template::TemplateError::EmptyMask => {
+            CaptureError::InvalidArgument("iris mask has no usable bit")
         }
-        if code.iter().chain(&mask).any(|&b| b > 1) {
-            return Err(CaptureError::InvalidArgument("iris bits must be 0 or 1"));
+        sanctuary_template::TemplateError::NotABit { .. } => {
+            CaptureError::InvalidArgument("iris bits must be 0 or 1")
         }
-        Ok(Self { code, mask })
-    }
-
-    /// Rows (radial bands): 16.
-    pub fn rows(&self) -> usize {
-        IRIS_ROWS
-    }
-    /// Columns (angular samples): 200.
-    pub fn cols(&self) -> usize {
-        IRIS_COLS
-    }
-    /// Bits per cell: 4.
-    pub fn bits_per_cell(&self) -> usize {
-        IRIS_BITS_PER_CELL
-    }
-    /// Code bits, `[row][col][bit]`, each 0 or 1.
-    pub fn code(&self) -> &[u8] {
-        &self.code
-    }
-    /// Mask bits (1 = usable), same layout.
-    pub fn mask(&self) -> &[u8] {
-        &self.mask
-    }
-    /// Fraction of usable bits.
-    pub fn usable_fraction(&self) -> f64 {
-        self.mask.iter().map(|&b| usize::from(b)).sum::<usize>() as f64 / IRIS_CODE_BITS as f64
-    }
+        _ => CaptureError::InvalidArgument("iris code and mask must have 12,800 bits each"),
+    })
 }
 
 /// Encodes iris strips. Holds FFT plans; reuse it.
@@ -225,7 +198,7 @@ impl IrisEncoder {
             c.im.zeroize();
         }
         mags.zeroize();
-        IrisCode::from_bits(code, mask)
+        code_from_bits(code, mask)
     }
 
     /// Read and encode a strip image file.
@@ -248,9 +221,9 @@ pub fn hamming_distance_at(a: &IrisCode, b: &IrisCode, shift: i32) -> Option<f64
             let ia = (r * IRIS_COLS + c) * cell;
             let ib = (r * IRIS_COLS + cb) * cell;
             for k in 0..cell {
-                let m = a.mask[ia + k] & b.mask[ib + k];
+                let m = a.mask()[ia + k] & b.mask()[ib + k];
                 valid += usize::from(m);
-                diff += usize::from(m & (a.code[ia + k] ^ b.code[ib + k]));
+                diff += usize::from(m & (a.code()[ia + k] ^ b.code()[ib + k]));
             }
         }
     }

@@ -22,7 +22,7 @@
 //! let capture = Capture::new(pipeline, Capture::DEFAULT_LIVENESS_THRESHOLD)?;
 //! let result = capture.capture(&RgbImage::open("face.jpg")?)?;
 //! println!("liveness {:.2}", result.liveness_score); // shown, never stored
-//! let template: &[f32] = result.face.embedding.as_slice(); // 512 values, unit length
+//! let template: &[f32] = result.face.embedding.values(); // 512 values, unit length
 //! # let _ = template;
 //!
 //! // Evaluation: report, templates and plaintext decisions per pair.
@@ -50,5 +50,5 @@ pub use face::{
     FaceCapture, FaceOptions, FacePipeline, Landmarks68, align,
 };
 pub use image_io::RgbImage;
-pub use iris::{IrisCode, IrisEncoder, IrisOptions};
+pub use iris::{IrisCode, IrisEncoder, IrisOptions, code_from_bits, iris_params};
 pub use models::{MODELS_DIR_ENV, ModelKind, ModelsDir};

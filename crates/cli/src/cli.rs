@@ -5,12 +5,12 @@ use sanctuary_capture::Capture;
 
 use std::path::PathBuf;
 
+use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
+use crate::{client_ops, wallet, weave};
 use sanctuary_devnet::bench::BenchArgs;
 use sanctuary_devnet::bench_network::BenchNetworkArgs;
 use sanctuary_devnet::demo::DemoArgs;
 use sanctuary_devnet::eval::EvalArgs;
-use crate::wallet::{AuditArgs, ConsentCmd, WalletArgs, WalletCmd};
-use crate::{client_ops, wallet, weave};
 
 /// Sanctuary: a biometric trust network. Templates are secret-shared across
 /// three operator nodes and matched by multi-party computation; no single
@@ -185,7 +185,8 @@ enum BenchSub {
 
 /// This executable, which the demo and `bench network` run as the nodes.
 fn exe() -> anyhow::Result<PathBuf> {
-    std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find the sanctuary executable: {e}"))
+    std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the sanctuary executable: {e}"))
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {

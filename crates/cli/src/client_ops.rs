@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sanctuary_capture::{Capture, FaceOptions, FacePipeline, ModelsDir};
-use sanctuary_consent::{ConsentToken, SubjectPublicKey};
 use sanctuary_client::{Client, Consent, EnrollmentId, NetworkFile};
+use sanctuary_consent::{ConsentToken, SubjectPublicKey};
 use sanctuary_node::NodeConfig;
-use sanctuary_template::{Embedding, Template, TemplateFile};
+use sanctuary_template::{Template, TemplateFile};
 
 use crate::cli::{ClientArgs, ConsentArgs};
 use crate::wallet::WalletArgs;
@@ -145,14 +145,14 @@ impl<'a> Reader<'a> {
                         ""
                     }
                 );
-                // The float embedding (here and inside `result`) is wiped
-                // when dropped; only the quantised template leaves.
-                let embedding = Embedding::new(result.face.embedding.as_slice().to_vec());
-                drop(result);
-                let quantised = embedding
+                // The float embedding inside `result` is wiped when dropped;
+                // only the quantised template leaves.
+                let quantised = result
+                    .face
+                    .embedding
                     .quantize(&params)
                     .with_context(|| format!("{}: face template", path.display()))?;
-                drop(embedding);
+                drop(result);
                 Ok(Template::Embedding(quantised))
             }
         }

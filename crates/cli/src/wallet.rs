@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use sanctuary_client::{Client, NetworkFile};
 use sanctuary_consent::{
     Attenuation, ConsentToken, KdfParams, NetworkId, Purpose, RelyingPartyId, Revocation, TokenId,
     TokenRequest, Wallet,
 };
 use sanctuary_log::SignedNote;
-use sanctuary_client::{Client, NetworkFile};
 use sanctuary_share::PartyId;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;

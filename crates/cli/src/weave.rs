@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_client::{HeldItem, HeldKey, HeldThread, Holder, NetworkFile, WeaveClient};
+use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_weave::{Bundle, Festival, ThreadKind, WeaveError};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -499,4 +499,3 @@ pub(crate) fn festival_cmd(cmd: FestivalCmd) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

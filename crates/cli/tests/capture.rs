@@ -7,8 +7,6 @@
 //! project); where that folder is absent the tests print `skipping: …` and
 //! pass.
 
-
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_client::{Client, Consent, NetworkFile};
+use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_devnet::Nodes;
 use sanctuary_proto::wire::EnrollStatus;
 use sanctuary_share::PartyId;
@@ -224,7 +224,8 @@ async fn killing_a_node_mid_enrollment_is_all_or_nothing() {
     }
     let client = Client::new(NetworkFile::load(&net_path).expect("network")).expect("client");
     let params = client.network().matching.embedding;
-    let mut nodes = Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), dir).expect("start nodes");
+    let mut nodes =
+        Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), dir).expect("start nodes");
     wait_ready(&client, "at start").await;
 
     // One crash per party: a follower, the other follower, the coordinator.

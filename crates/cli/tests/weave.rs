@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_client::{Client, NetworkFile};
+use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_devnet::Nodes;
 use sanctuary_template::{Embedding, Template};
 
@@ -72,8 +72,8 @@ fn weaving_commands_end_to_end() {
     ]);
     let net_file = net_dir.join("network.toml");
     let net = s(&net_file).to_owned();
-    let nodes = Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), &net_dir)
-        .expect("start nodes");
+    let nodes =
+        Nodes::start(env!("CARGO_BIN_EXE_sanctuary").as_ref(), &net_dir).expect("start nodes");
 
     let (alice, _) = new_wallet(dir, "alice");
     let (bob, _) = new_wallet(dir, "bob");

@@ -11,8 +11,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
-use sanctuary_proto::seal::{SealKey, SealedBox, seal};
-use sanctuary_proto::{EnrollmentId, NetworkFile, SealLabel, seal_context, share_from_bytes, share_to_bytes};
 use sanctuary_consent::{
     ConsentToken, DeletionRequest, EnrollmentStatement, NetworkId, Revocation, SignedStatement,
     SubjectPublicKey, Wallet,
@@ -22,13 +20,17 @@ use sanctuary_log::{
     InclusionProof, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency, detect_fork,
     subject_audit,
 };
+use sanctuary_proto::seal::{SealKey, SealedBox, seal};
+use sanctuary_proto::{
+    EnrollmentId, NetworkFile, SealLabel, seal_context, share_from_bytes, share_to_bytes,
+};
 
+use crate::ClientError;
 use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
     IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, deletion_commitment,
     enrollment_commitment,
 };
-use crate::ClientError;
 
 /// A subject's audit: their entries, each with an inclusion proof checked
 /// against a co-signed checkpoint.
@@ -112,11 +114,14 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: String,
     ) -> Result<Vec<u8>, ClientError> {
-        let resp = req.send().await.map_err(|source| ClientError::Unreachable {
-            party,
-            url: url.clone(),
-            source,
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                party,
+                url: url.clone(),
+                source,
+            })?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -449,19 +454,16 @@ impl Client {
             if page.entries.len() as u64 != to - at {
                 return Err(ClientError::LogData {
                     party,
-                    message: format!(
-                        "returned {} entries for {at}..{to}",
-                        page.entries.len()
-                    ),
+                    message: format!("returned {} entries for {at}..{to}", page.entries.len()),
                 });
             }
             for text in &page.entries {
-                out.push(Entry::from_bytes(text.as_bytes()).map_err(|e| {
-                    ClientError::LogData {
+                out.push(
+                    Entry::from_bytes(text.as_bytes()).map_err(|e| ClientError::LogData {
                         party,
                         message: format!("served a malformed entry: {e}"),
-                    }
-                })?);
+                    })?,
+                );
             }
             at = to;
         }

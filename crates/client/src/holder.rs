@@ -321,9 +321,9 @@ impl<'w> Holder<'w> {
         let key = self.thread_key()?;
         let held = self.threads()?;
         for &i in threads {
-            let t = held
-                .get(i)
-                .ok_or_else(|| ClientError::Input(format!("no thread {i} (see `wallet threads`)")))?;
+            let t = held.get(i).ok_or_else(|| {
+                ClientError::Input(format!("no thread {i} (see `wallet threads`)"))
+            })?;
             let names = disclosure_names(&t.sd_jwt)?;
             let chosen: Vec<&str> = disclose
                 .iter()

@@ -55,10 +55,11 @@ impl WeaveClient {
     /// A client for `net`, which must publish weaving keys.
     pub fn new(net: NetworkFile) -> Result<Self, ClientError> {
         let public = net.weave.clone().ok_or(ClientError::NoWeaveKeys)?;
-        let network = NetworkId::new(net.network.clone()).map_err(|e| ClientError::NetworkName {
-            name: net.network.clone(),
-            reason: e.to_string(),
-        })?;
+        let network =
+            NetworkId::new(net.network.clone()).map_err(|e| ClientError::NetworkName {
+                name: net.network.clone(),
+                reason: e.to_string(),
+            })?;
         let client = crate::Client::new(net.clone())?;
         Ok(Self {
             net,
@@ -145,8 +146,7 @@ impl WeaveClient {
                 &holder_key.verifying_key(),
                 sanctuary_weave::unix_now(),
                 lifetime_s,
-            )
-            ?;
+            )?;
             let sd_jwt = self.sign_with_any_pair(wallet, &draft, &[]).await?;
             out.push(HeldCredential { sd_jwt, holder_key });
         }
@@ -211,10 +211,7 @@ impl WeaveClient {
             }
             if evals.len() == 2 {
                 let subject = wallet.subject().to_hex();
-                let pseudonym = self
-                    .public
-                    .prf
-                    .pseudonym(event, &subject, &evals)?;
+                let pseudonym = self.public.prf.pseudonym(event, &subject, &evals)?;
                 return Ok((pseudonym, evals));
             }
         }
@@ -238,8 +235,7 @@ impl WeaveClient {
             &holder_key.verifying_key(),
             sanctuary_weave::unix_now(),
             lifetime_s,
-        )
-        ?;
+        )?;
         let sd_jwt = self.sign_with_any_pair(wallet, &draft, &evals).await?;
         Ok((HeldCredential { sd_jwt, holder_key }, pseudonym))
     }

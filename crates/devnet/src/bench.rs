@@ -66,7 +66,6 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-
 /// What one bench run measured.
 #[derive(Debug, Serialize)]
 pub(crate) struct BenchReport {

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
+use sanctuary_client::{Client, ClientError, Consent, EnrollmentId, NetworkFile};
 use sanctuary_consent::{ConsentToken, NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_proto::wire::{DedupeOp, EnrollStatus, IdentifyOp, Op};
-use sanctuary_client::{Client, ClientError, Consent, EnrollmentId, NetworkFile};
 use sanctuary_share::PartyId;
 use sanctuary_template::{EmbeddingParams, Template};
 use serde::Serialize;
 
-use crate::nodes::{Nodes, wait_ready};
 use crate::faces::{self, Population, RealFaces};
+use crate::nodes::{Nodes, wait_ready};
 use crate::synth;
 
 /// `sanctuary demo` options.
@@ -54,7 +54,6 @@ pub struct DemoArgs {
     #[arg(long)]
     pub json: bool,
 }
-
 
 #[derive(Debug, Default, Serialize)]
 struct DemoReport {
@@ -803,9 +802,16 @@ fn rogue_scene(
         let all_refused = attempts.iter().all(|a| {
             !a.computed && a.refusals.len() == 2 && a.refusals.iter().all(|(_, r)| r.is_some())
         });
-        // The honest nodes recorded both attempts as refused.
+        // The honest nodes recorded both attempts as refused (each appends
+        // its entry after the veto round the rogue already saw: wait for it).
         let mut recorded = true;
         for p in [PartyId::P1, PartyId::P2] {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while client.health(p).await?["next_seq"].as_u64().unwrap_or(0) < before + 2
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let entries = client.entries(p, before, before + 2).await?;
             recorded &= entries.len() == 2
                 && entries

@@ -23,7 +23,7 @@ use sanctuary_capture::eval::{
 };
 use sanctuary_mpc::{EmbeddingGallery, Gallery, IrisGallery};
 use sanctuary_share::PartyId;
-use sanctuary_template::{Embedding, EmbeddingParams, IrisCode, IrisParams, QuantizedEmbedding};
+use sanctuary_template::{EmbeddingParams, IrisCode, IrisParams, QuantizedEmbedding};
 use serde::Serialize;
 
 use crate::local::{self, Block};
@@ -47,7 +47,6 @@ pub struct EvalArgs {
     #[arg(long)]
     pub mpc_pairs: Option<usize>,
 }
-
 
 /// Iris cross-checks cover the pairs within this many identities by default.
 const DEFAULT_IRIS_IDENTITIES: usize = 20;
@@ -108,7 +107,7 @@ impl Quantised {
                     .samples
                     .iter()
                     .map(|s| match &s.template {
-                        Sample::Face(e) => Embedding::new(e.as_slice().to_vec())
+                        Sample::Face(e) => e
                             .quantize(&params)
                             .with_context(|| format!("quantising {}", s.path.display())),
                         _ => bail!("{}: not a face template", s.path.display()),
@@ -129,10 +128,9 @@ impl Quantised {
                     .samples
                     .iter()
                     .map(|s| match &s.template {
-                        Sample::Iris(c) => {
-                            IrisCode::new(c.code().to_vec(), c.mask().to_vec(), &params)
-                                .with_context(|| format!("iris code of {}", s.path.display()))
-                        }
+                        // The capture's code is the template type, in the
+                        // network's layout: no conversion.
+                        Sample::Iris(c) => Ok(c.clone()),
                         _ => bail!("{}: not an iris template", s.path.display()),
                     })
                     .collect::<anyhow::Result<_>>()?;

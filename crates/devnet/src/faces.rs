@@ -153,11 +153,7 @@ fn embed(
     let quantised = pipeline
         .extract_path(path)
         .map_err(anyhow::Error::from)
-        .and_then(|c| {
-            // Wiped on drop, like the capture's own copy.
-            let e = Embedding::new(c.embedding.as_slice().to_vec());
-            Ok(e.quantize(params)?)
-        });
+        .and_then(|c| Ok(c.embedding.quantize(params)?));
     match quantised {
         Ok(q) => Some(q),
         Err(e) => {

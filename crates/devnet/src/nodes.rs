@@ -136,4 +136,3 @@ pub async fn wait_ready(client: &Client, limit: Duration) -> anyhow::Result<()> 
     }
     Ok(())
 }
-

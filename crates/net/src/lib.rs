@@ -28,6 +28,8 @@
 //! let mut session = mesh.session(42)?; // all three nodes open session 42
 //! # Ok(()) }
 //! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![warn(missing_docs)]
 
 mod error;
 mod key;

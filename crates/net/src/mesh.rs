@@ -715,8 +715,10 @@ impl PeerMesh {
     }
 
     /// Three connected meshes on 127.0.0.1 with fresh keys and ports chosen
-    /// by the OS, indexed by party: a whole network in one process (demo,
-    /// tests, benches over real TLS). `tweak` adjusts each node's config.
+    /// by the OS, indexed by party: a whole network in one process (tests
+    /// and benches over real TLS; feature `test-util`, so no production
+    /// build carries it). `tweak` adjusts each node's config.
+    #[cfg(feature = "test-util")]
     pub async fn loopback_network(
         tweak: impl Fn(&mut MeshConfig),
     ) -> Result<[PeerMesh; 3], NetError> {

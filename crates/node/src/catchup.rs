@@ -25,10 +25,10 @@ use sanctuary_log::merkle::{self, HashReader, NodeIndex};
 use sanctuary_log::{Entry, Hash, StoreError as LogStoreError, leaf_hash};
 use sanctuary_mpc::{Transport, TransportError};
 use sanctuary_net::MeshSession;
+use sanctuary_proto::EnrollmentId;
 use sanctuary_share::PartyId;
 use sanctuary_store::{AppliedOp, NodeHash, RevocationRow, StoredEnrollment};
 use serde::{Deserialize, Serialize};
-use sanctuary_proto::EnrollmentId;
 use zeroize::Zeroizing;
 
 use crate::NodeError;

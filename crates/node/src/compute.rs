@@ -28,7 +28,14 @@ pub(crate) async fn match_probe(
             1,
         )?);
     }
-    Ok(match_gallery(sess, gallery, range, std::slice::from_ref(probe), Scope::Any).await?)
+    Ok(match_gallery(
+        sess,
+        gallery,
+        range,
+        std::slice::from_ref(probe),
+        Scope::Any,
+    )
+    .await?)
 }
 
 /// Opens `bits` to the three nodes (enrollment: the nodes themselves must

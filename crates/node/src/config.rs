@@ -133,4 +133,3 @@ impl NodeConfig {
         self.data_dir.join("seal-key.bin")
     }
 }
-

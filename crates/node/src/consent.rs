@@ -114,7 +114,10 @@ pub(crate) fn bound_subject(
             format!("enrollment {id} is bound to no subject key"),
         )),
         Some(Some(hex_key)) => parse_subject(&hex_key).ok_or_else(|| {
-            refusal(RefusalCode::NoSubjectBinding, "stored subject key is invalid")
+            refusal(
+                RefusalCode::NoSubjectBinding,
+                "stored subject key is invalid",
+            )
         }),
     }
 }

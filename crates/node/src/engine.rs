@@ -21,6 +21,7 @@ use sanctuary_log::{
 };
 use sanctuary_mpc::Transport;
 use sanctuary_net::{MeshConfig, MeshSession, NodeKey, PeerConfig, PeerMesh};
+use sanctuary_proto::EnrollmentId;
 use sanctuary_proto::RefusalCode;
 use sanctuary_proto::seal::{SealKey, SealedBox};
 use sanctuary_proto::wire::{
@@ -29,7 +30,6 @@ use sanctuary_proto::wire::{
 use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_store::{StateChange, Store};
 use tokio::sync::Mutex;
-use sanctuary_proto::EnrollmentId;
 use zeroize::Zeroizing;
 
 use crate::consent::NodeConsent;
@@ -46,8 +46,11 @@ pub struct Faults {
     /// Skip this node's own consent and policy checks: approve every op.
     approve_everything: bool,
     /// The peers' verdicts seen in each op session, by seq.
-    verdicts_seen: std::sync::Mutex<Vec<(u64, Vec<(PartyId, Option<Refusal>)>)>>,
+    verdicts_seen: std::sync::Mutex<Vec<(u64, Verdicts<Refusal>)>>,
 }
+
+/// The peers' verdicts in one op session: `None` where a peer approved.
+pub type Verdicts<R> = Vec<(PartyId, Option<R>)>;
 
 impl Faults {
     /// A node that skips its own consent and policy checks and approves
@@ -282,7 +285,7 @@ impl Node {
 
     /// The peers' refusal codes seen in each op session (`None`: approved),
     /// by seq; recorded for every op.
-    pub fn verdicts_seen(&self) -> Vec<(u64, Vec<(PartyId, Option<RefusalCode>)>)> {
+    pub fn verdicts_seen(&self) -> Vec<(u64, Verdicts<RefusalCode>)> {
         self.faults
             .verdicts_seen
             .lock()
@@ -377,8 +380,7 @@ impl Node {
     ) -> Result<(), NodeError> {
         let mut control = self.control.lock().await;
         for p in [PartyId::P1, PartyId::P2] {
-            let msg =
-                serde_json::to_vec(&start_for(p)).map_err(NodeError::Encode)?;
+            let msg = serde_json::to_vec(&start_for(p)).map_err(NodeError::Encode)?;
             let mut last = None;
             for attempt in 0..2 {
                 if control.is_none() || attempt > 0 {
@@ -744,9 +746,7 @@ async fn follow(node: Arc<Node>) {
                 };
                 match serde_json::to_vec(&done) {
                     Ok(msg) => {
-                        if let Err(e) =
-                            transport.send(PartyId::P0, msg).await
-                        {
+                        if let Err(e) = transport.send(PartyId::P0, msg).await {
                             tracing::warn!(%party, seq = start.seq, error = %e, "could not return result");
                         }
                     }

@@ -172,7 +172,11 @@ mod tests {
                 "token_expired",
             ),
             (NodeError::NotFound(id), 404, "not_found"),
-            (NodeError::NotCoordinator(PartyId::P2), 421, "not_coordinator"),
+            (
+                NodeError::NotCoordinator(PartyId::P2),
+                421,
+                "not_coordinator",
+            ),
             (
                 NodeError::PeerUnavailable {
                     peer: PartyId::P1,

@@ -9,8 +9,8 @@ use sanctuary_share::PartyId;
 
 use crate::NodeError;
 use crate::config::{NodeConfig, PeerEntry};
-use sanctuary_proto::{MatchingConfig, NetworkFile, NodeEntry};
 use sanctuary_proto::seal::SealKey;
+use sanctuary_proto::{MatchingConfig, NetworkFile, NodeEntry};
 
 fn free_port(host: &str) -> Result<u16, NodeError> {
     let l = TcpListener::bind((host, 0)).map_err(|e| NodeError::Config {

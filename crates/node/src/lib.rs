@@ -12,7 +12,7 @@
 //! The node keeps its shares in memory for matching and in its database
 //! (`sanctuary-store`) for durability; every state change is applied in the
 //! coordinator's order, checked at the start of each operation.
-#![deny(clippy::unwrap_used)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
 mod api;
@@ -37,11 +37,11 @@ use std::sync::Arc;
 // The public interface is:
 pub use api::router;
 pub use config::{NodeConfig, PeerEntry};
-pub use engine::{Faults, Node};
+pub use engine::{Faults, Node, Verdicts};
 pub use error::NodeError;
+pub use init::{default_policy, init_network};
 pub use record::Preload;
 pub use veto::Approved;
-pub use init::{default_policy, init_network};
 
 /// Runs a node until `shutdown` completes: peer links, follower loop and the
 /// client API.

@@ -3,7 +3,9 @@
 //! way by every node's append and by [`Preload`], which fills stores
 //! offline for benchmarks.
 
-use sanctuary_log::{Entry, Log, LogStore, MemoryStore, NewEntry, Outcome as LogOutcome, RequestId};
+use sanctuary_log::{
+    Entry, Log, LogStore, MemoryStore, NewEntry, Outcome as LogOutcome, RequestId,
+};
 use sanctuary_proto::EnrollmentId;
 use sanctuary_share::PartyId;
 use sanctuary_store::{AppliedOp, ConsentWrite, StateChange};

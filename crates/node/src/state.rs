@@ -154,7 +154,6 @@ impl crate::consent::Enrollments for State {
     }
 }
 
-
 impl State {
     /// Applies a committed state change to the galleries (after the
     /// database transaction that made it durable).
@@ -215,4 +214,3 @@ pub(crate) fn parse_kind(s: &str) -> Result<TemplateKind, NodeError> {
         ))),
     }
 }
-

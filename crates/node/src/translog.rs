@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sanctuary_log::{
-    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, Entry, Hash,
-    LogStore, NodeIndex, NoteSigningKey, NoteVerifierKey, SignedNote, StoreError,
+    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, Entry, Hash, LogStore, NodeIndex,
+    NoteSigningKey, NoteVerifierKey, SignedNote, StoreError,
 };
 use sanctuary_share::PartyId;
 use sanctuary_store::{AppliedOp, NodeHash, Store};

@@ -80,7 +80,11 @@ mod tests {
 
     #[test]
     fn three_approvals_give_the_proof_for_that_op() {
-        let ok = [(PartyId::P0, None), (PartyId::P1, None), (PartyId::P2, None)];
+        let ok = [
+            (PartyId::P0, None),
+            (PartyId::P1, None),
+            (PartyId::P2, None),
+        ];
         assert_eq!(decide("digest", ok).unwrap().op_digest(), "digest");
     }
 }

@@ -28,8 +28,8 @@ use sanctuary_store::{Store, StoreOptions};
 use sanctuary_weave::frost_ed25519::round1::SigningNonces;
 use sanctuary_weave::prf::Evaluation;
 use sanctuary_weave::{
-    CommitResponse, DraftKind, EvaluateRequest, NodeKeys, SignRequest, SignResponse,
-    WeaveError, WeavePublic, threshold,
+    CommitResponse, DraftKind, EvaluateRequest, NodeKeys, SignRequest, SignResponse, WeaveError,
+    WeavePublic, threshold,
 };
 use time::OffsetDateTime;
 

@@ -7,12 +7,12 @@
 mod common;
 
 use common::*;
+use sanctuary_client::{Client, ClientError, Consent, NetworkFile};
 use sanctuary_consent::{
     ConsentToken, NetworkId, Purpose, RelyingPartyId, Revocation, TokenRequest, Wallet,
 };
 use sanctuary_log::{AuditOutcome, Operation, Outcome};
 use sanctuary_proto::wire::EnrollStatus;
-use sanctuary_client::{Client, ClientError, Consent, NetworkFile};
 use sanctuary_share::PartyId;
 use time::{Duration, OffsetDateTime};
 

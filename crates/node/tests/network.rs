@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::*;
-use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
-use sanctuary_proto::wire::EnrollStatus;
 use sanctuary_client::{Client, ClientError, Consent, NetworkFile};
+use sanctuary_consent::{NetworkId, Purpose, RelyingPartyId, TokenRequest, Wallet};
 use sanctuary_node::NodeConfig;
+use sanctuary_proto::wire::EnrollStatus;
 use sanctuary_share::PartyId;
 use sqlx::Connection;
 

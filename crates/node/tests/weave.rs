@@ -6,9 +6,9 @@ mod common;
 
 use common::*;
 use ed25519_dalek::{Signature, VerifyingKey};
+use sanctuary_client::{Client, ClientError, NetworkFile, WeaveClient};
 use sanctuary_consent::Wallet;
 use sanctuary_proto::wire::EnrollStatus;
-use sanctuary_client::{Client, ClientError, NetworkFile, WeaveClient};
 use sanctuary_share::PartyId;
 use sanctuary_weave::{Festival, Issuer};
 

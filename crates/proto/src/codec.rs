@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn wrong_length_is_refused_naming_both_sizes() {
         let e = share_from_bytes::<u32>(PartyId::P1, &[0u8; 12], 2).unwrap_err();
-        assert_eq!(e.to_string(), "share has 12 bytes, expected 16 for this template kind");
+        assert_eq!(
+            e.to_string(),
+            "share has 12 bytes, expected 16 for this template kind"
+        );
     }
 
     #[test]

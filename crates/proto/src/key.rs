@@ -77,4 +77,3 @@ impl<'de> Deserialize<'de> for PublicKey {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
-

@@ -4,10 +4,10 @@
 //! messages carry [`CONTROL_VERSION`]; a node refuses a message of another
 //! version by name rather than misreading it.
 
+use crate::EnrollmentId;
 use sanctuary_consent::{
     AuditTag, DeletionRequest, EnrollmentStatement, Revocation, SignedStatement,
 };
-use crate::EnrollmentId;
 use sanctuary_template::TemplateKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -481,12 +481,18 @@ mod tests {
         });
         let j = serde_json::to_string(&op).unwrap();
         assert_eq!(j, r#"{"op":"identify","relying_party":"rp.example"}"#);
-        assert!(matches!(serde_json::from_str::<Op>(&j).unwrap(), Op::Identify(_)));
+        assert!(matches!(
+            serde_json::from_str::<Op>(&j).unwrap(),
+            Op::Identify(_)
+        ));
         let extra = r#"{"op":"identify","relying_party":"rp","sneaky":1}"#;
         assert!(serde_json::from_str::<Op>(extra).is_err());
         let cosign = serde_json::to_string(&Op::Cosign(CosignOp {})).unwrap();
         assert_eq!(cosign, r#"{"op":"cosign"}"#);
-        assert!(matches!(serde_json::from_str::<Op>(&cosign).unwrap(), Op::Cosign(_)));
+        assert!(matches!(
+            serde_json::from_str::<Op>(&cosign).unwrap(),
+            Op::Cosign(_)
+        ));
     }
 
     #[test]

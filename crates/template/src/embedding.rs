@@ -89,9 +89,39 @@ impl Embedding {
         Self(values)
     }
 
+    /// Validates and L2-normalises `values` (a feature extractor's
+    /// output): unit length, every value finite. The rejected input is
+    /// wiped.
+    pub fn normalized(mut values: Vec<f32>) -> Result<Self, TemplateError> {
+        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            values.zeroize();
+            return Err(TemplateError::NonFinite { index, value });
+        }
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if !norm.is_finite() || norm <= f32::EPSILON {
+            values.zeroize();
+            return Err(TemplateError::ZeroVector);
+        }
+        values.iter_mut().for_each(|v| *v /= norm);
+        Ok(Self(values))
+    }
+
     /// The raw values.
     pub fn values(&self) -> &[f32] {
         &self.0
+    }
+
+    /// Cosine similarity: the dot product divided by both norms (the dot
+    /// product itself for [`Embedding::normalized`] vectors).
+    pub fn cosine(&self, other: &Embedding) -> f32 {
+        let dot: f32 = self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum();
+        let na = self.0.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let nb = other.0.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if na <= f32::EPSILON || nb <= f32::EPSILON {
+            0.0
+        } else {
+            dot / (na * nb)
+        }
     }
 
     /// Validates, L2-normalises and quantises to signed 8-bit.

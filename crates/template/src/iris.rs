@@ -156,6 +156,11 @@ impl IrisCode {
         &self.mask
     }
 
+    /// Fraction of usable (unmasked) bits.
+    pub fn usable_fraction(&self) -> f64 {
+        self.mask.iter().map(|&b| usize::from(b)).sum::<usize>() as f64 / self.mask.len() as f64
+    }
+
     /// `v = mask * (1 - 2 code)`: +1 / -1 for usable bits, 0 for masked ones.
     pub fn signed(&self) -> Vec<i8> {
         self.code

@@ -24,19 +24,24 @@ fn shifted(code: &IrisCode, shift: usize) -> IrisCode {
             m[dst..dst + cell].copy_from_slice(&code.mask()[src..src + cell]);
         }
     }
-    IrisCode::from_bits(c, m).expect("valid bits")
+    code_from_bits(c, m).expect("valid bits")
 }
 
 #[test]
-fn layout_is_fixed() {
+fn layout_is_fixed_and_the_networks_default() {
     assert_eq!(IRIS_CODE_BITS, 12_800);
-    assert!(IrisCode::from_bits(vec![0; 10], vec![0; 10]).is_err());
-    assert!(IrisCode::from_bits(vec![2; IRIS_CODE_BITS], vec![1; IRIS_CODE_BITS]).is_err());
+    let d = sanctuary_template::IrisParams::default();
+    assert_eq!(
+        (d.rows, d.cols, d.bits_per_cell),
+        (IRIS_ROWS, IRIS_COLS, IRIS_BITS_PER_CELL)
+    );
+    assert!(code_from_bits(vec![0; 10], vec![0; 10]).is_err());
+    assert!(code_from_bits(vec![2; IRIS_CODE_BITS], vec![1; IRIS_CODE_BITS]).is_err());
 }
 
 #[test]
 fn rotation_is_found_by_the_shift_search() {
-    let a = IrisCode::from_bits(
+    let a = code_from_bits(
         pseudo_random_bits(7, IRIS_CODE_BITS),
         vec![1; IRIS_CODE_BITS],
     )
@@ -61,13 +66,20 @@ fn mask_excludes_bits() {
         code_b[i] = 1;
         mask[i] = 0;
     }
-    let a = IrisCode::from_bits(code_a, vec![1; IRIS_CODE_BITS]).expect("valid");
-    let b = IrisCode::from_bits(code_b, mask).expect("valid");
+    let a = code_from_bits(code_a, vec![1; IRIS_CODE_BITS]).expect("valid");
+    let b = code_from_bits(code_b, mask).expect("valid");
     assert_eq!(hamming_distance_at(&a, &b, 0), Some(0.0));
-    let none =
-        IrisCode::from_bits(vec![0; IRIS_CODE_BITS], vec![0; IRIS_CODE_BITS]).expect("valid");
-    assert_eq!(hamming_distance_at(&a, &none, 0), None);
-    assert_eq!(hamming_distance(&a, &none, 15), 1.0);
+    // No usable bit at all is refused; no bit in common gives no distance.
+    assert!(code_from_bits(vec![0; IRIS_CODE_BITS], vec![0; IRIS_CODE_BITS]).is_err());
+    let half = |first: bool| {
+        (0..IRIS_CODE_BITS)
+            .map(|i| u8::from((i < IRIS_CODE_BITS / 2) == first))
+            .collect::<Vec<u8>>()
+    };
+    let front = code_from_bits(vec![0; IRIS_CODE_BITS], half(true)).expect("valid");
+    let back = code_from_bits(vec![0; IRIS_CODE_BITS], half(false)).expect("valid");
+    assert_eq!(hamming_distance_at(&front, &back, 0), None);
+    assert_eq!(hamming_distance(&front, &back, 0), 1.0);
 }
 
 fn synthetic_strip(phase: f32, width: u32) -> RgbImage {

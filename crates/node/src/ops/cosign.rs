@@ -31,7 +31,9 @@ pub(super) fn entry(_op: &CosignOp) -> EntryFields {
 
 pub(super) async fn run(_op: &CosignOp, _cx: &mut RunCx<'_>) -> Result<Done, NodeError> {
     // The engine runs the round itself, before the veto: it has no entry.
-    Err(NodeError::Internal("a cosigning round is not a logged operation"))
+    Err(NodeError::Internal(
+        "a cosigning round is not a logged operation",
+    ))
 }
 
 /// A cosigning round: sign this node's tree head (the cosigner refuses a
@@ -51,11 +53,11 @@ pub(crate) async fn cosign(
     let text = cp.to_text();
     let mine = SignedNote::new(text.clone(), vec![sig]).map_err(sanctuary_log::Error::from)?;
     for p in [party.next(), party.prev()] {
-        transport.send( p, mine.to_string().into_bytes()).await?;
+        transport.send(p, mine.to_string().into_bytes()).await?;
     }
     let mut sigs = mine.signatures().to_vec();
     for p in [party.next(), party.prev()] {
-        let b = transport.recv( p).await?;
+        let b = transport.recv(p).await?;
         let Ok(note) = std::str::from_utf8(&b).map(SignedNote::parse) else {
             tracing::warn!(%party, peer = %p, "peer sent a non-UTF-8 cosignature");
             continue;

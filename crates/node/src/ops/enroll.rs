@@ -14,9 +14,7 @@ use crate::engine::Outcome;
 
 pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
     let site = rp(&op.site)?;
-    if op.statement.statement.template_commitment
-        != enrollment_commitment(cx.request_id, op.kind)
-    {
+    if op.statement.statement.template_commitment != enrollment_commitment(cx.request_id, op.kind) {
         return Err(refusal(
             RefusalCode::StatementWrongRequest,
             "the enrollment statement was signed for another request",

@@ -24,7 +24,12 @@ pub(super) fn verdict(op: &IdentifyOp, _cx: &VerdictCx<'_>) -> Result<Vec<Consen
 }
 
 pub(super) fn entry(op: &IdentifyOp) -> EntryFields {
-    EntryFields::new(Operation::Identify, Some(&op.relying_party), "identify", None)
+    EntryFields::new(
+        Operation::Identify,
+        Some(&op.relying_party),
+        "identify",
+        None,
+    )
 }
 
 pub(super) async fn run(_op: &IdentifyOp, _cx: &mut RunCx<'_>) -> Result<Done, NodeError> {

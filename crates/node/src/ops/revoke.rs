@@ -32,7 +32,12 @@ pub(super) fn verdict(op: &RevokeOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
 }
 
 pub(super) fn entry(op: &RevokeOp) -> EntryFields {
-    EntryFields::new(Operation::RevokeConsent, None, "revoke_consent", op.audit_tag)
+    EntryFields::new(
+        Operation::RevokeConsent,
+        None,
+        "revoke_consent",
+        op.audit_tag,
+    )
 }
 
 pub(super) async fn run(_op: &RevokeOp, _cx: &mut RunCx<'_>) -> Result<Done, NodeError> {
