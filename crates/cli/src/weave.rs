@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use sanctuary_client::{HeldItem, HeldKey, HeldThread, Holder, NetworkFile, WeaveClient};
+use sanctuary_client::{
+    HeldItem, HeldKey, HeldThread, Holder, NetworkFile, WeaveClient, group_key,
+};
 use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_weave::{Bundle, Festival, ThreadKind, WeaveError};
 use serde_json::json;
@@ -199,14 +201,6 @@ fn save_wallet(w: &Wallet, path: &Path) -> anyhow::Result<()> {
 
 fn load_network(path: &Path) -> anyhow::Result<NetworkFile> {
     Ok(NetworkFile::load(path)?)
-}
-
-fn group_key(net: &NetworkFile) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
-    let w = net
-        .weave
-        .as_ref()
-        .context("the network file has no [weave] keys (created before Identity Weaving)")?;
-    Ok(w.group_key()?)
 }
 
 fn parse_claims(claims: &[String]) -> anyhow::Result<BTreeMap<String, String>> {

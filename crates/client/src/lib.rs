@@ -20,4 +20,4 @@ pub use client::{Client, Consent, LogAudit, SubjectAudit, audit_tag};
 pub use error::ClientError;
 pub use holder::{HeldItem, HeldKey, HeldThread, Holder};
 pub use sanctuary_proto::{EnrollmentId, NetworkFile, RefusalCode};
-pub use weave::{HeldCredential, WeaveClient};
+pub use weave::{HeldCredential, WeaveClient, group_key};

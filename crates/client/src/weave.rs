@@ -18,6 +18,16 @@ use time::OffsetDateTime;
 
 use crate::ClientError;
 
+/// The network's group key, which every personhood credential and festival
+/// admission verifies under.
+pub fn group_key(net: &NetworkFile) -> Result<ed25519_dalek::VerifyingKey, ClientError> {
+    Ok(net
+        .weave
+        .as_ref()
+        .ok_or(ClientError::NoWeaveKeys)?
+        .group_key()?)
+}
+
 /// FROST share index of a party: `Pi` holds index `i + 1`.
 fn party_index(p: PartyId) -> u16 {
     // Invariant: three parties.

@@ -6,22 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
-use sanctuary_client::{Client, Holder, NetworkFile, WeaveClient};
+use sanctuary_client::{Client, Holder, WeaveClient, group_key};
 use sanctuary_consent::Wallet;
 use sanctuary_template::Template;
 use sanctuary_weave::{Festival, Issuer, ThreadKind, WeaveError};
 use serde::Serialize;
 
 use crate::synth;
-
-fn group_key(net: &NetworkFile) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
-    let w = net
-        .weave
-        .as_ref()
-        .context("the network file has no [weave] keys (created before Identity Weaving)")?;
-    Ok(w.group_key()?)
-}
 
 /// The demo's Identity Weaving results (flattened into the demo report).
 #[derive(Debug, Default, Serialize)]
