@@ -134,6 +134,11 @@ pub(crate) enum NetworkCmd {
         /// Network name.
         #[arg(long, default_value = "sanctuary")]
         name: String,
+        /// Serve the client API as plain HTTP (local experiments only:
+        /// clients cannot authenticate the nodes). The default is HTTPS
+        /// with each node's key pinned in network.toml.
+        #[arg(long)]
+        insecure_http: bool,
     },
 }
 
@@ -203,6 +208,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             hosts,
             name,
+            insecure_http,
         }) => {
             if nodes != 3 {
                 anyhow::bail!(
@@ -213,7 +219,18 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 [a, b, c] => [a.as_str(), b.as_str(), c.as_str()],
                 _ => anyhow::bail!("give --host three times (one per node), or not at all"),
             };
-            let path = sanctuary_node::init_network(&dir, hosts, &name, Default::default())?;
+            let path = sanctuary_node::init_network_with(
+                &dir,
+                hosts,
+                &name,
+                Default::default(),
+                insecure_http,
+            )?;
+            if insecure_http {
+                eprintln!(
+                    "warning: the client API is plain HTTP: clients cannot authenticate the nodes"
+                );
+            }
             println!(
                 "wrote {} and node-0..2/ (keys are mode 0600; copy each node-<i>/ to its host)",
                 path.display()

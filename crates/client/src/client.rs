@@ -26,11 +26,13 @@ use sanctuary_proto::{
 };
 
 use crate::ClientError;
+use base64::Engine as _;
 use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
     IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, deletion_commitment,
     enrollment_commitment,
 };
+use sanctuary_proto::wire::{SignedResult, result_message};
 
 /// A subject's audit: their entries, each with an inclusion proof checked
 /// against a co-signed checkpoint.
@@ -65,11 +67,13 @@ pub struct Consent {
     pub token: ConsentToken,
 }
 
-/// A client of one network.
+/// A client of one network. It talks to each node over TLS, accepting only
+/// the node key pinned for it in the network file.
 #[derive(Debug, Clone)]
 pub struct Client {
     net: NetworkFile,
-    http: reqwest::Client,
+    /// One HTTP client per node, each pinned to that node's key.
+    http: [reqwest::Client; 3],
 }
 
 /// A fresh blinded audit tag from the subject's wallet. (A function, so the
@@ -77,6 +81,30 @@ pub struct Client {
 /// `Send`.)
 pub fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
     wallet.audit_key().new_tag(&mut rand::rng())
+}
+
+/// A template's three sealed shares.
+struct Sealed {
+    kind: TemplateKind,
+    boxes: Vec<SealedBox>,
+    /// [`SealedBox::digest`] of each, in party order.
+    digests: Vec<[u8; 32]>,
+}
+
+/// A transport failure, or the pinning refusal it hides.
+fn unreachable(party: PartyId, url: &str, source: reqwest::Error) -> ClientError {
+    match sanctuary_proto::pin::find_not_pinned(&source) {
+        Some(np) => ClientError::WrongNodeKey {
+            party,
+            url: url.to_owned(),
+            presented: np.presented.to_string(),
+        },
+        None => ClientError::Unreachable {
+            party,
+            url: url.to_owned(),
+            source,
+        },
+    }
 }
 
 fn new_request_id() -> String {
@@ -92,12 +120,50 @@ fn kind_and_ring(t: &Template) -> (TemplateKind, Vec<u32>) {
 
 impl Client {
     /// A client for the network described by `net`.
+    ///
+    /// Every node's `api_url` must be `https://`; plain `http://` is
+    /// refused unless the network file says `insecure_http = true` (a local
+    /// experiment made with `network init --insecure-http`).
     pub fn new(net: NetworkFile) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(ClientError::HttpSetup)?;
+        let mut http = Vec::with_capacity(3);
+        for party in PartyId::ALL {
+            let node = net
+                .nodes
+                .get(party.index())
+                .filter(|n| n.party == party)
+                .ok_or_else(|| {
+                    ClientError::Input("the network file must list parties 0, 1, 2 in order".into())
+                })?;
+            // Always the pinned configuration: reqwest never falls back to
+            // its own roots, whatever the URL.
+            let tls = sanctuary_proto::pin::api_client_config(party, node.key)
+                .map_err(|e| ClientError::Input(format!("TLS set-up for {party}: {e}")))?;
+            let builder = reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .tls_backend_preconfigured(tls);
+            let builder = if node.api_url.starts_with("https://") {
+                builder.https_only(true)
+            } else if node.api_url.starts_with("http://") && net.insecure_http {
+                builder
+            } else {
+                return Err(ClientError::InsecureUrl {
+                    party,
+                    url: node.api_url.clone(),
+                });
+            };
+            http.push(builder.build().map_err(ClientError::HttpSetup)?);
+        }
+        let http: [reqwest::Client; 3] = http
+            .try_into()
+            .map_err(|_| ClientError::Input("three nodes".into()))?;
         Ok(Self { net, http })
+    }
+
+    /// The HTTP client pinned to `party`'s key and that node's API base
+    /// URL, for requests this library does not make (tests of malformed
+    /// input, tools).
+    pub fn pinned_http(&self, party: PartyId) -> (&reqwest::Client, &str) {
+        (&self.http[party.index()], &self.net.node(party).api_url)
     }
 
     /// The network description.
@@ -168,7 +234,11 @@ impl Client {
     ) -> Result<A, ClientError> {
         let url = format!("{}{path}", self.net.node(party).api_url);
         let bytes = self
-            .call(party, self.http.post(&url).json(body), url.clone())
+            .call(
+                party,
+                self.http[party.index()].post(&url).json(body),
+                url.clone(),
+            )
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
             party,
@@ -190,16 +260,11 @@ impl Client {
     pub async fn health(&self, party: PartyId) -> Result<serde_json::Value, ClientError> {
         let url = format!("{}/v1/health", self.net.node(party).api_url);
         // Health answers 200 or 503 with the same JSON body; both are read.
-        let resp = self
-            .http
+        let resp = self.http[party.index()]
             .get(&url)
             .send()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                party,
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| unreachable(party, &url, source))?;
         resp.json().await.map_err(|e| ClientError::BadResponse {
             party,
             url,
@@ -207,19 +272,22 @@ impl Client {
         })
     }
 
-    /// Shares `template`, seals each share to its node, and wipes the rest.
+    /// Shares `template`, seals each share to its node (bound to
+    /// `client_key` for match requests), and wipes the rest. Returns the
+    /// kind, the boxes and their digests.
     fn sealed_shares(
         &self,
         request_id: &str,
         template: &Template,
-    ) -> Result<(TemplateKind, Vec<SealedBox>), ClientError> {
+        client_key: Option<&str>,
+    ) -> Result<Sealed, ClientError> {
         let (kind, mut ring) = kind_and_ring(template);
         let shares = deal(&ring, &mut rand::rng());
         ring.zeroize();
         let mut boxes = Vec::with_capacity(3);
         for (share, node) in shares.iter().zip(&self.net.nodes) {
             let bytes = share_to_bytes(share);
-            let ctx = seal_context(SealLabel::Share, request_id, node.party);
+            let ctx = seal_context(SealLabel::Share, request_id, node.party, client_key);
             boxes.push(
                 seal(&node.seal_key, &ctx, &bytes).map_err(|source| ClientError::Seal {
                     party: node.party,
@@ -227,7 +295,12 @@ impl Client {
                 })?,
             );
         }
-        Ok((kind, boxes))
+        let digests = boxes.iter().map(SealedBox::digest).collect();
+        Ok(Sealed {
+            kind,
+            boxes,
+            digests,
+        })
     }
 
     fn network_id(&self) -> Result<NetworkId, ClientError> {
@@ -247,10 +320,14 @@ impl Client {
         site: &str,
     ) -> Result<EnrollResponse, ClientError> {
         let request_id = new_request_id();
-        let (kind, shares) = self.sealed_shares(&request_id, template)?;
+        let Sealed {
+            kind,
+            boxes: shares,
+            digests,
+        } = self.sealed_shares(&request_id, template, None)?;
         let statement = EnrollmentStatement::new(
             self.network_id()?,
-            enrollment_commitment(&request_id, kind),
+            enrollment_commitment(&request_id, kind, &digests),
             time::OffsetDateTime::now_utc(),
         );
         self.post(
@@ -276,14 +353,19 @@ impl Client {
         subject: Option<&SubjectPublicKey>,
     ) -> Result<bool, ClientError> {
         let request_id = new_request_id();
-        let (kind, shares) = self.sealed_shares(&request_id, template)?;
         let key = SealKey::generate();
+        let client_key = key.public();
+        let Sealed {
+            kind,
+            boxes: shares,
+            digests,
+        } = self.sealed_shares(&request_id, template, Some(&client_key))?;
         let req = MatchRequest {
             request_id: request_id.clone(),
             kind,
             enrollment_id,
             shares,
-            client_key: key.public(),
+            client_key: client_key.clone(),
             relying_party: consent.relying_party.clone(),
             token: consent.token.as_base64().to_owned(),
             subject: subject.map(SubjectPublicKey::to_hex),
@@ -295,13 +377,26 @@ impl Client {
                 resp.results.len()
             )));
         }
+        let digests: Vec<String> = digests.iter().map(hex::encode).collect();
         let mut parts = Vec::new();
-        for (party, sealed) in PartyId::ALL.into_iter().zip(&resp.results) {
+        for (party, signed) in PartyId::ALL.into_iter().zip(&resp.results) {
+            self.check_result(party, &request_id, &client_key, &digests, signed)?;
             let bytes = key
-                .open(sealed, &seal_context(SealLabel::Result, &request_id, party))
-                .map_err(|e| ClientError::Result(format!("share from {party}: {e}")))?;
-            let share: ShareVec<u64> = share_from_bytes(party, &bytes, bytes.len() / 16)
-                .map_err(|e| ClientError::Result(format!("share from {party}: {e}")))?;
+                .open(
+                    &signed.sealed,
+                    &seal_context(SealLabel::Result, &request_id, party, None),
+                )
+                .map_err(|e| ClientError::ResultNotAuthentic {
+                    party,
+                    reason: format!("its share does not open: {e}"),
+                })?;
+            let share: ShareVec<u64> =
+                share_from_bytes(party, &bytes, bytes.len() / 16).map_err(|e| {
+                    ClientError::ResultNotAuthentic {
+                        party,
+                        reason: e.to_string(),
+                    }
+                })?;
             parts.push(share);
         }
         let arr: [ShareVec<u64>; 3] = parts
@@ -310,6 +405,39 @@ impl Client {
         // The consistency check catches a node that altered its share.
         let words = reconstruct_bool(&arr).map_err(|e| ClientError::Result(e.to_string()))?;
         Ok(words.first().is_some_and(|w| w & 1 == 1))
+    }
+
+    /// Checks that `party` itself signed `signed` for this request, this
+    /// client key and the boxes this client made.
+    fn check_result(
+        &self,
+        party: PartyId,
+        request_id: &str,
+        client_key: &str,
+        digests: &[String],
+        signed: &SignedResult,
+    ) -> Result<(), ClientError> {
+        let fail = |reason: &str| ClientError::ResultNotAuthentic {
+            party,
+            reason: reason.to_owned(),
+        };
+        if signed.party != party {
+            return Err(fail("the share is labelled as another node's"));
+        }
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(&signed.signature)
+            .ok()
+            .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+            .ok_or_else(|| fail("its signature is malformed"))?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(self.net.node(party).key.as_bytes())
+            .map_err(|_| fail("its pinned key is not an Ed25519 key"))?;
+        let message = result_message(request_id, party, client_key, digests, &signed.sealed);
+        key.verify_strict(&message, &sig).map_err(|_| {
+            fail(
+                "its signature does not cover this request, this client's key and the shares \
+                 this client sent (the coordinator substituted one, or the share was forged)",
+            )
+        })
     }
 
     /// 1:1: does `template` match enrollment `id`? Needs the subject's
@@ -391,7 +519,9 @@ impl Client {
 
     async fn get_text(&self, party: PartyId, path: &str) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.net.node(party).api_url);
-        let bytes = self.call(party, self.http.get(&url), url.clone()).await?;
+        let bytes = self
+            .call(party, self.http[party.index()].get(&url), url.clone())
+            .await?;
         String::from_utf8(bytes).map_err(|e| ClientError::BadResponse {
             party,
             url,
@@ -422,7 +552,7 @@ impl Client {
     pub async fn cosign(&self) -> Result<SignedNote, ClientError> {
         let url = format!("{}/v1/log/cosign", self.net.leader().api_url);
         let bytes = self
-            .call(PartyId::P0, self.http.post(&url), url.clone())
+            .call(PartyId::P0, self.http[0].post(&url), url.clone())
             .await?;
         let text = String::from_utf8_lossy(&bytes);
         SignedNote::parse(&text).map_err(|e| ClientError::Log(e.into()))

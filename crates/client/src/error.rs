@@ -33,6 +33,39 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// A node presented a key other than the one pinned for it: a
+    /// man-in-the-middle, or a wrong network file. Nothing was sent.
+    #[error(
+        "node {party} at {url} presented key {presented}, not the key pinned for it in the network file"
+    )]
+    WrongNodeKey {
+        /// The node.
+        party: PartyId,
+        /// The URL asked.
+        url: String,
+        /// The key it presented.
+        presented: String,
+    },
+    /// A node's API URL is plain HTTP and the network file does not allow it.
+    #[error(
+        "node {party}'s API URL {url} is plain HTTP, which is refused (use https://; \
+         `network init --insecure-http` makes a network file that allows it, for local experiments)"
+    )]
+    InsecureUrl {
+        /// The node.
+        party: PartyId,
+        /// Its URL.
+        url: String,
+    },
+    /// A node's decision share is not authentic: not signed by its pinned
+    /// key for this request, this client's key and this client's shares.
+    #[error("the decision share from {party} was refused: {reason}")]
+    ResultNotAuthentic {
+        /// The node.
+        party: PartyId,
+        /// Why.
+        reason: String,
+    },
     /// A node answered with an error status (not a refusal).
     #[error("request to {url} failed: {status}: {message}")]
     Status {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sanctuary_node::{NodeConfig, NodeError};
+use sanctuary_node::{Faults, NodeConfig, NodeError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,6 +19,12 @@ pub struct Running {
 /// Starts the node of `cfg`. A restarted node may find its ports still held
 /// for a moment: start-up is retried for up to 10 s while they are.
 pub fn start(cfg: NodeConfig) -> Running {
+    start_with(cfg, Faults::none)
+}
+
+/// [`start`] for a node that deviates as `faults()` says (called once per
+/// start-up attempt).
+pub fn start_with(cfg: NodeConfig, faults: impl Fn() -> Faults + Send + 'static) -> Running {
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -28,7 +34,7 @@ pub fn start(cfg: NodeConfig) -> Running {
             let shutdown = async move {
                 let _ = rx2.await;
             };
-            let serve = sanctuary_node::serve(cfg.clone(), shutdown);
+            let serve = sanctuary_node::serve_with(cfg.clone(), faults(), shutdown);
             tokio::pin!(serve);
             tokio::select! {
                 r = &mut serve => {

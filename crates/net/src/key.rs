@@ -20,20 +20,6 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
-/// DER prefix of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410 section 4); the
-/// 32-byte public key follows.
-const SPKI_ED25519_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
-/// The key in an Ed25519 `SubjectPublicKeyInfo`, or `None` if `spki` is
-/// not one.
-pub(crate) fn from_spki(spki: &[u8]) -> Option<PublicKey> {
-    let rest = spki.strip_prefix(&SPKI_ED25519_PREFIX[..])?;
-    let bytes: [u8; 32] = rest.try_into().ok()?;
-    Some(PublicKey::from_bytes(bytes))
-}
-
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
 
@@ -81,6 +67,18 @@ impl NodeKey {
     /// The public key to pin in the other nodes' configurations.
     pub fn public_key(&self) -> PublicKey {
         self.public
+    }
+
+    /// An Ed25519 signature (RFC 8032) of `message` under this key. Callers
+    /// sign domain-separated messages only (e.g.
+    /// `sanctuary_proto::wire::result_message`), which can never be a TLS
+    /// 1.3 `CertificateVerify` input (that starts with 64 spaces).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        if let Ok(kp) = ring::signature::Ed25519KeyPair::from_seed_unchecked(self.seed.as_ref()) {
+            out.copy_from_slice(kp.sign(message).as_ref());
+        }
+        out
     }
 
     /// The private key as PKCS#8 v1 DER (RFC 8410), zeroized on drop.
@@ -238,6 +236,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signatures_verify_under_the_public_key_with_a_plain_verifier() {
+        let key = NodeKey::generate().unwrap();
+        let sig = key.sign(b"sanctuary/test/v1\0message");
+        let public = key.public_key();
+        let pk =
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public.as_bytes());
+        assert!(pk.verify(b"sanctuary/test/v1\0message", &sig).is_ok());
+        assert!(pk.verify(b"sanctuary/test/v1\0other", &sig).is_err());
+    }
+
+    #[test]
     fn public_key_text_round_trips() {
         let key = NodeKey::generate().unwrap();
         let text = key.public_key().to_string();
@@ -335,6 +344,9 @@ mod tests {
         let cert = key.self_signed_cert("node-0.sanctuary").unwrap();
         let parsed = rustls::server::ParsedCertificate::try_from(&cert).unwrap();
         let spki = parsed.subject_public_key_info();
-        assert_eq!(from_spki(spki.as_ref()), Some(key.public_key()));
+        assert_eq!(
+            sanctuary_proto::pin::from_spki(spki.as_ref()),
+            Some(key.public_key())
+        );
     }
 }

@@ -12,13 +12,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, OtherError,
-    ServerConfig, SignatureScheme,
+    ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
 };
 use sanctuary_share::PartyId;
 
@@ -29,149 +28,9 @@ use crate::key::{NodeKey, PublicKey};
 /// HTTPS API) from being confused with a mesh handshake.
 pub const MESH_ALPN: &[u8] = b"sanctuary-mesh/1";
 
-/// The peer presented a certificate whose key is not the pinned one.
-#[derive(Debug, thiserror::Error)]
-#[error("peer key {presented} is not pinned {expected}")]
-pub struct NotPinned {
-    /// The key the peer presented (`None` if its certificate holds no Ed25519 key).
-    pub presented: PresentedKey,
-    /// What was expected, in words.
-    pub expected: String,
-}
-
-/// The key found in a peer's certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PresentedKey {
-    /// An Ed25519 key.
-    Ed25519(PublicKey),
-    /// A key of another algorithm.
-    NotEd25519,
-}
-
-impl fmt::Display for PresentedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PresentedKey::Ed25519(k) => k.fmt(f),
-            PresentedKey::NotEd25519 => f.write_str("(not an Ed25519 key)"),
-        }
-    }
-}
-
-/// The ring provider restricted to what the mesh uses.
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// The key in `cert`'s SubjectPublicKeyInfo.
-fn presented_key(cert: &CertificateDer<'_>) -> Result<PresentedKey, rustls::Error> {
-    let parsed = rustls::server::ParsedCertificate::try_from(cert)?;
-    let spki = parsed.subject_public_key_info();
-    Ok(match crate::key::from_spki(spki.as_ref()) {
-        Some(k) => PresentedKey::Ed25519(k),
-        None => PresentedKey::NotEd25519,
-    })
-}
-
-/// Describes a TLS/I-O failure for a log line or status, spelling out a
-/// pinning refusal (rustls would print its error variant's debug form).
-pub fn describe_error(e: &std::io::Error) -> String {
-    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-    if let Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other)))) =
-        inner
-        && let Some(np) = other.downcast_ref::<NotPinned>()
-    {
-        return format!("TLS handshake refused: {np}");
-    }
-    e.to_string()
-}
-
-fn not_pinned(presented: PresentedKey, expected: String) -> rustls::Error {
-    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(NotPinned {
-        presented,
-        expected,
-    }))))
-}
-
-/// Finds which pinned party `cert` belongs to, comparing every candidate in
-/// constant time (no early exit on the first match).
-fn match_pinned(
-    cert: &CertificateDer<'_>,
-    pinned: &[(PartyId, PublicKey)],
-    expected: impl FnOnce() -> String,
-) -> Result<PartyId, rustls::Error> {
-    let presented = presented_key(cert)?;
-    let mut found = None;
-    if let PresentedKey::Ed25519(key) = presented {
-        for (party, pin) in pinned {
-            if pin.ct_eq(&key) {
-                found = Some(*party);
-            }
-        }
-    }
-    found.ok_or_else(|| not_pinned(presented, expected()))
-}
-
-/// Verifies the handshake signature of the peer's (already pinned) key.
-fn verify13(
-    algs: &WebPkiSupportedAlgorithms,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    if dss.scheme != SignatureScheme::ED25519 {
-        return Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
-    }
-    rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
-}
-
-/// Server-certificate verifier of a dialling node: accepts only the key
-/// pinned for the party it dials.
-#[derive(Debug)]
-pub struct PinnedServerVerifier {
-    peer: PartyId,
-    pinned: PublicKey,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedServerVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match_pinned(end_entity, &[(self.peer, self.pinned)], || {
-            format!("for {} (expected {})", self.peer, self.pinned)
-        })?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(
-            "TLS 1.2 is disabled on mesh links".into(),
-        ))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify13(&self.algs, message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
-}
+pub use sanctuary_proto::pin::{
+    NotPinned, PinnedServerVerifier, PresentedKey, describe_error, match_pinned, provider, verify13,
+};
 
 /// Client-certificate verifier of an accepting node: accepts only the keys
 /// pinned for the parties allowed to dial it.
@@ -271,11 +130,7 @@ impl NodeTls {
         peer: PartyId,
         pinned: PublicKey,
     ) -> Result<ClientConfig, NetError> {
-        let verifier = Arc::new(PinnedServerVerifier {
-            peer,
-            pinned,
-            algs: self.provider.signature_verification_algorithms,
-        });
+        let verifier = Arc::new(PinnedServerVerifier::new(peer, pinned));
         let mut config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(NetError::Tls)?
@@ -311,6 +166,23 @@ impl NodeTls {
         config.alpn_protocols = vec![MESH_ALPN.to_vec()];
         Ok((config, verifier))
     }
+
+    /// Config for serving the client API over HTTPS: the same certificate
+    /// (clients pin the same key, from the network file), no client
+    /// certificate, and the API's ALPN so a mesh dialler is never answered
+    /// as a client.
+    pub fn api_server_config(&self) -> Result<ServerConfig, NetError> {
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(NetError::Tls)?
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert.clone()], self.key.private_key_der())
+            .map_err(NetError::Tls)?;
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        config.alpn_protocols = vec![sanctuary_proto::pin::API_ALPN.to_vec()];
+        Ok(config)
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +192,8 @@ mod tests {
     use tokio_rustls::{TlsAcceptor, TlsConnector};
 
     use super::*;
+    use rustls::pki_types::ServerName;
+    use sanctuary_proto::pin::presented_key;
 
     /// Runs one handshake over an in-memory pipe and a byte exchange;
     /// returns the client's and the server's outcome.
@@ -442,11 +316,7 @@ mod tests {
         ))
         .unwrap();
         let certified = rustls::sign::CertifiedKey::new(vec![forged], signer);
-        let verifier = Arc::new(PinnedServerVerifier {
-            peer: PartyId::P1,
-            pinned: p1.public_key(),
-            algs: provider().signature_verification_algorithms,
-        });
+        let verifier = Arc::new(PinnedServerVerifier::new(PartyId::P1, p1.public_key()));
         let client = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()

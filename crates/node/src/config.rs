@@ -57,6 +57,11 @@ pub struct NodeConfig {
     /// and publishes at `/v1/policy`. Required: a node without a policy
     /// does not start.
     pub policy: PathBuf,
+    /// Serve the client API as plain HTTP instead of HTTPS (default false;
+    /// only for local experiments: clients then cannot authenticate the
+    /// node, and refuse it unless their network file allows it too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
 }
 
 fn default_body_limit() -> usize {

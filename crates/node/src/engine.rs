@@ -25,7 +25,8 @@ use sanctuary_proto::EnrollmentId;
 use sanctuary_proto::RefusalCode;
 use sanctuary_proto::seal::{SealKey, SealedBox};
 use sanctuary_proto::wire::{
-    CONTROL_SESSION, CONTROL_VERSION, CosignOp, ExpireOp, Op, OpDone, OpStart, Refusal, session_id,
+    CONTROL_SESSION, CONTROL_VERSION, CosignOp, ExpireOp, Op, OpDone, OpStart, Refusal,
+    SignedResult, session_id,
 };
 use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_store::{StateChange, Store};
@@ -45,6 +46,13 @@ use crate::{NodeConfig, NodeError, ops, position, veto};
 pub struct Faults {
     /// Skip this node's own consent and policy checks: approve every op.
     approve_everything: bool,
+    /// As coordinator, announce this client key (base64 X25519) instead of
+    /// the client's, to read every node's decision share.
+    substitute_client_key: Option<String>,
+    /// As coordinator, hand this party (whose seal key is given) a share
+    /// box of its own making instead of the client's, and announce its
+    /// digest in place of the client's.
+    replace_share_of: Option<(PartyId, String)>,
     /// The peers' verdicts seen in each op session, by seq.
     verdicts_seen: std::sync::Mutex<Vec<(u64, Verdicts<Refusal>)>>,
 }
@@ -53,6 +61,42 @@ pub struct Faults {
 pub type Verdicts<R> = Vec<(PartyId, Option<R>)>;
 
 impl Faults {
+    /// The shares and client key a (rogue) coordinator announces.
+    fn rewrite(
+        &self,
+        request_id: &str,
+        shares: Option<Vec<SealedBox>>,
+        client_key: Option<String>,
+    ) -> (Option<Vec<SealedBox>>, Option<String>) {
+        let client_key = match (&self.substitute_client_key, client_key) {
+            (Some(k), Some(_)) => Some(k.clone()),
+            (_, k) => k,
+        };
+        let mut shares = shares;
+        if let (Some((p, seal_key)), Some(boxes)) = (&self.replace_share_of, shares.as_mut()) {
+            // A share of the right length, of the rogue's choosing (zeros).
+            use base64::Engine as _;
+            let len = boxes
+                .first()
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(&b.ct).ok())
+                .map_or(0, |ct| ct.len());
+            let chosen = vec![0u8; len.saturating_sub(16)];
+            let ctx = sanctuary_proto::seal_context(
+                sanctuary_proto::SealLabel::Share,
+                request_id,
+                *p,
+                client_key.as_deref(),
+            );
+            if let (Ok(b), Some(slot)) = (
+                sanctuary_proto::seal::seal(seal_key, &ctx, &chosen),
+                boxes.get_mut(p.index()),
+            ) {
+                *slot = b;
+            }
+        }
+        (shares, client_key)
+    }
+
     /// A node that skips its own consent and policy checks and approves
     /// every op (and records the peers' verdicts, for reports).
     pub fn approve_everything() -> Self {
@@ -60,6 +104,26 @@ impl Faults {
             approve_everything: true,
             ..Self::default()
         }
+    }
+
+    /// A node that follows the protocol.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// As coordinator, also announce `key` (base64 X25519) as the client's
+    /// result key instead of the client's own, to read every decision share.
+    pub fn substituting_client_key(mut self, key: String) -> Self {
+        self.substitute_client_key = Some(key);
+        self
+    }
+
+    /// As coordinator, also hand `party` (whose seal key is `seal_key`) a
+    /// share of its own making instead of the client's, and announce that
+    /// box's digest in place of the client's.
+    pub fn replacing_share_of(mut self, party: PartyId, seal_key: String) -> Self {
+        self.replace_share_of = Some((party, seal_key));
+        self
     }
 }
 
@@ -94,6 +158,8 @@ pub struct Node {
     pub(crate) mesh: PeerMesh,
     pub(crate) store: Arc<Store>,
     pub(crate) seal: SealKey,
+    /// The identity key, for signing decision shares.
+    pub(crate) signer: NodeKey,
     pub(crate) consent: NodeConsent,
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) state: Mutex<State>,
@@ -141,6 +207,9 @@ impl Node {
     ) -> Result<Arc<Node>, NodeError> {
         let party = cfg.party;
         let key = NodeKey::load(cfg.key_path())?;
+        // A second handle on the identity key: the mesh takes one, and
+        // decision shares are signed with the same (pinned) key.
+        let signer = NodeKey::load(cfg.key_path())?;
         let seal = load_seal_key(&cfg)?;
         let policy = Policy::load(&cfg.policy).map_err(|source| NodeError::Policy {
             path: cfg.policy.clone(),
@@ -200,6 +269,7 @@ impl Node {
             mesh,
             store,
             seal,
+            signer,
             consent,
             checkpoints,
             state: Mutex::new(state),
@@ -309,6 +379,58 @@ impl Node {
         Ok(self.mesh.wait_connected(limit).await?)
     }
 
+    /// Checks that the share this node was handed is one of the boxes the
+    /// client made ([`OpStart::share_digests`]) and opens under the
+    /// client's key; returns the digests. A coordinator that replaced the
+    /// box or the client's key is refused here, before anything runs.
+    fn check_share(&self, st: &mut State, start: &OpStart) -> Result<Vec<[u8; 32]>, Refusal> {
+        let bad = |m: &str| Refusal {
+            code: RefusalCode::ShareNotBound,
+            message: m.to_owned(),
+        };
+        let digests = start
+            .share_digests
+            .iter()
+            .map(|d| {
+                hex::decode(d)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| bad("a share digest is not 32 bytes of hex"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(sealed) = &start.share else {
+            return if digests.is_empty() {
+                Ok(digests)
+            } else {
+                Err(bad("share digests announced without a share"))
+            };
+        };
+        let party = self.party();
+        if digests.len() != 3 || digests[party.index()] != sealed.digest() {
+            return Err(bad(
+                "this node's sealed share is not the one the client's request names",
+            ));
+        }
+        let ctx = sanctuary_proto::seal_context(
+            sanctuary_proto::SealLabel::Share,
+            &start.request_id,
+            party,
+            start.client_key.as_deref(),
+        );
+        let Ok(bytes) = self.seal.open(sealed, &ctx) else {
+            return Err(bad(
+                "this node's sealed share does not open for this request and client key",
+            ));
+        };
+        // A share of the wrong size would fail inside the computation and
+        // stall the others: refuse it now.
+        let want = ops::probe_kind(&start.op).map(|k| 8 * st.kind(k).gallery.share_len());
+        if want.is_some_and(|w| w != bytes.len()) {
+            return Err(bad("this node's share has the wrong size for the template kind"));
+        }
+        Ok(digests)
+    }
+
     /// Coordinator: proposes `op` (without shares) to the network, as the
     /// client API does for the requests it accepts; returns its seq.
     pub async fn propose(&self, op: Op) -> Result<u64, NodeError> {
@@ -332,14 +454,20 @@ impl Node {
         op: Op,
         shares: Option<Vec<SealedBox>>,
         client_key: Option<String>,
-    ) -> Result<(u64, Outcome, Vec<SealedBox>), NodeError> {
+    ) -> Result<(u64, Outcome, Vec<SignedResult>), NodeError> {
         if self.party() != PartyId::P0 {
             return Err(NodeError::NotCoordinator(self.party()));
         }
         self.check_halted()?;
+        let (shares, client_key) = self.faults.rewrite(request_id, shares, client_key);
         let mut st = self.state.lock().await;
         let seq = st.next_seq;
         let time_ms = now_ms();
+        let share_digests: Vec<String> = shares
+            .iter()
+            .flatten()
+            .map(|b| hex::encode(b.digest()))
+            .collect();
         let start_for = |p: PartyId| OpStart {
             v: CONTROL_VERSION,
             seq,
@@ -347,6 +475,7 @@ impl Node {
             time_ms,
             op: op.clone(),
             share: shares.as_ref().and_then(|s| s.get(p.index()).cloned()),
+            share_digests: share_digests.clone(),
             client_key: client_key.clone(),
         };
         if let Err(e) = self.announce(&start_for).await {
@@ -416,20 +545,21 @@ impl Node {
         &self,
         st: &mut State,
         start: &OpStart,
-    ) -> Result<(Outcome, Option<SealedBox>, MeshSession), NodeError> {
+    ) -> Result<(Outcome, Option<SignedResult>, MeshSession), NodeError> {
         let party = self.party();
         let mut transport = self
             .mesh
             .session(session_id(start.seq, &start.request_id))?;
-        let mut verdict = {
+        let mut verdict = self.check_share(st, start).and_then(|digests| {
             let cx = ops::VerdictCx {
                 consent: &self.consent,
                 request_id: &start.request_id,
                 time_ms: start.time_ms,
+                share_digests: &digests,
                 view: &*st,
             };
             ops::verdict(&start.op, &cx)
-        };
+        });
         if self.faults.approve_everything {
             verdict = Ok(Vec::new());
         }

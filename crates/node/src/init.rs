@@ -84,13 +84,28 @@ max_age_seconds = 600
 
 /// Writes `DIR/network.toml` and `DIR/node-<i>/{node.toml, keys}` for three
 /// nodes on `hosts` (one per node; all `127.0.0.1` for a local network),
-/// with free ports. Refuses to overwrite an existing network.
+/// with free ports and `https://` API URLs. Refuses to overwrite an
+/// existing network.
 pub fn init_network(
     dir: &Path,
     hosts: [&str; 3],
     network: &str,
     matching: MatchingConfig,
 ) -> Result<PathBuf, NodeError> {
+    init_network_with(dir, hosts, network, matching, false)
+}
+
+/// [`init_network`], with plain-HTTP API URLs when `insecure_http` (a local
+/// experiment: the network file and node configs then say so, and clients
+/// cannot authenticate the nodes).
+pub fn init_network_with(
+    dir: &Path,
+    hosts: [&str; 3],
+    network: &str,
+    matching: MatchingConfig,
+    insecure_http: bool,
+) -> Result<PathBuf, NodeError> {
+    let scheme = if insecure_http { "http" } else { "https" };
     let net_path = dir.join("network.toml");
     if net_path.exists() {
         return Err(NodeError::Config {
@@ -131,7 +146,7 @@ pub fn init_network(
         let peer = format!("{host}:{}", free_port(host)?);
         entries.push(NodeEntry {
             party,
-            api_url: format!("http://{api}"),
+            api_url: format!("{scheme}://{api}"),
             key: key.public_key(),
             seal_key: seal.public(),
             log_key: log_key.verifier(),
@@ -167,6 +182,7 @@ pub fn init_network(
             max_body_bytes: 64 << 20,
             peer_timeout_s: 30,
             policy: policy_path.clone(),
+            insecure_http,
         };
         let text = toml::to_string(&cfg).map_err(|e| NodeError::Config {
             path: data_dir.clone(),
@@ -179,6 +195,7 @@ pub fn init_network(
         nodes: entries,
         matching,
         weave: Some(weave),
+        insecure_http,
     };
     let text = toml::to_string(&net).map_err(|e| NodeError::Config {
         path: net_path.clone(),

@@ -22,6 +22,7 @@ mod config;
 mod consent;
 mod engine;
 mod error;
+mod https;
 mod init;
 mod openapi;
 mod ops;
@@ -39,32 +40,67 @@ pub use api::router;
 pub use config::{NodeConfig, PeerEntry};
 pub use engine::{Faults, Node, Verdicts};
 pub use error::NodeError;
-pub use init::{default_policy, init_network};
+pub use init::{default_policy, init_network, init_network_with};
 pub use record::Preload;
 pub use veto::Approved;
 
 /// Runs a node until `shutdown` completes: peer links, follower loop and the
-/// client API.
+/// client API (HTTPS with the node's pinned key; plain HTTP only where the
+/// config says `insecure_http = true`).
 pub async fn serve(
     cfg: NodeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    serve_with(cfg, Faults::none(), shutdown).await
+}
+
+/// [`serve`] for a node that deviates as `faults` says (the devnet's rogue
+/// operator).
+pub async fn serve_with(
+    cfg: NodeConfig,
+    faults: Faults,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
     let listen = cfg.api_listen.clone();
-    let node: Arc<Node> = Node::start(cfg).await?;
+    let insecure = cfg.insecure_http;
+    let tls = if insecure {
+        None
+    } else {
+        let key = sanctuary_net::NodeKey::load(cfg.key_path())?;
+        let name = format!("node{}.{}", cfg.party.index(), cfg.network);
+        Some(sanctuary_net::tls::NodeTls::new(key, &name)?.api_server_config()?)
+    };
+    let node: Arc<Node> = Node::start_with_faults(cfg, faults).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| NodeError::Config {
             path: listen.clone().into(),
             message: format!("cannot listen for the client API: {e}"),
         })?;
-    tracing::info!(party = %node.party(), api = %listen, "client API listening");
-    let served = axum::serve(listener, router(Arc::clone(&node)))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| NodeError::Config {
-            path: listen.into(),
-            message: e.to_string(),
-        });
+    let scheme = if insecure { "http (insecure)" } else { "https" };
+    tracing::info!(party = %node.party(), api = %listen, %scheme, "client API listening");
+    let app = router(Arc::clone(&node));
+    let served = match tls {
+        Some(config) => {
+            let listener =
+                https::TlsListener::new(listener, config).map_err(|e| NodeError::Config {
+                    path: listen.clone().into(),
+                    message: format!("cannot serve TLS: {e}"),
+                })?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+    .map_err(|e| NodeError::Config {
+        path: listen.into(),
+        message: e.to_string(),
+    });
     // Stop the follower loop so the node, and with it the peer links and
     // their listening socket, is dropped here.
     node.stop();

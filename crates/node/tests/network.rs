@@ -350,7 +350,8 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     let nodes: Vec<Running> = (0..3).map(|i| start(tn.config(i))).collect();
     wait_ready(&client).await;
     tn.assert_backend(&client).await;
-    let http = reqwest::Client::new();
+    // The client's HTTP client pinned to P0's key (the API is HTTPS).
+    let (http, _) = client.pinned_http(sanctuary_share::PartyId::P0);
     let post = |path: &str, body: String| {
         http.post(format!("{leader}{path}"))
             .header("content-type", "application/json")
@@ -384,7 +385,7 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     let wallet = Wallet::create(time::OffsetDateTime::now_utc());
     let statement = sanctuary_consent::EnrollmentStatement::new(
         NetworkId::new(&tn.net.network).expect("id"),
-        sanctuary_proto::wire::enrollment_commitment(rid, kind),
+        sanctuary_proto::wire::enrollment_commitment(rid, kind, &[junk.digest(); 3]),
         time::OffsetDateTime::now_utc(),
     );
     let req = sanctuary_proto::wire::EnrollRequest {
@@ -398,7 +399,11 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     let r = post("/v1/enroll", serde_json::to_string(&req).expect("json"))
         .await
         .expect("http");
-    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    // Each node checks its own box before anything runs: the boxes do not
+    // open, so the request is refused (and logged), naming the check.
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    let body: serde_json::Value = r.json().await.expect("json body");
+    assert_eq!(body["error"], "share_not_bound", "{body}");
     // Oversized bodies are refused: 413, or, when the node answers and
     // closes before the client has finished writing (a race on a loaded
     // machine), a broken pipe while sending the body.

@@ -60,9 +60,20 @@ impl SealLabel {
 
 /// The associated data a share or a result is sealed under: label, request
 /// id and party, so a box opens only for the request and party it was made
-/// for.
-pub fn seal_context(label: SealLabel, request_id: &str, party: PartyId) -> Vec<u8> {
-    format!("{}/{request_id}/{party}", label.as_str()).into_bytes()
+/// for; and for a probe share, the client's result key, so a box opens only
+/// for the key its client chose: a coordinator that substitutes its own key
+/// to read the decision shares makes every honest node's share fail to open,
+/// and nothing is computed.
+pub fn seal_context(
+    label: SealLabel,
+    request_id: &str,
+    party: PartyId,
+    client_key: Option<&str>,
+) -> Vec<u8> {
+    match client_key {
+        None => format!("{}/{request_id}/{party}", label.as_str()).into_bytes(),
+        Some(k) => format!("{}/{request_id}/{party}/{k}", label.as_str()).into_bytes(),
+    }
 }
 
 #[cfg(test)]
@@ -93,11 +104,15 @@ mod tests {
 
     #[test]
     fn labels_separate_contexts() {
-        let a = seal_context(SealLabel::Share, "r", PartyId::P0);
-        let b = seal_context(SealLabel::Result, "r", PartyId::P0);
-        let c = seal_context(SealLabel::Share, "r", PartyId::P1);
+        let a = seal_context(SealLabel::Share, "r", PartyId::P0, None);
+        let b = seal_context(SealLabel::Result, "r", PartyId::P0, None);
+        let c = seal_context(SealLabel::Share, "r", PartyId::P1, None);
+        let d = seal_context(SealLabel::Share, "r", PartyId::P0, Some("k1"));
+        let e = seal_context(SealLabel::Share, "r", PartyId::P0, Some("k2"));
         assert_ne!(a, b);
         assert_ne!(a, c);
+        assert_ne!(a, d);
+        assert_ne!(d, e);
         // The encoding is the one v1 clients and nodes used.
         assert_eq!(a, b"share/r/P0".to_vec());
     }

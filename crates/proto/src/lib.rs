@@ -3,7 +3,7 @@
 //! node-to-node control channel ([`wire`]), sealed boxes ([`seal`]), the one
 //! share/result byte encoding ([`codec`]), the domain-separated digests
 //! that bind requests, the network file, enrollment ids and pinned node
-//! keys.
+//! keys with the TLS verifier that pins them ([`pin`]).
 //!
 //! ```text
 //!   sanctuary-client ──▶ sanctuary-proto ◀── sanctuary-node
@@ -21,6 +21,7 @@ mod error;
 mod id;
 mod key;
 mod network;
+pub mod pin;
 mod refusal;
 pub mod seal;
 pub mod wire;

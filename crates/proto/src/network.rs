@@ -56,6 +56,11 @@ pub struct NetworkFile {
     /// created before Identity Weaving).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weave: Option<sanctuary_weave::WeavePublic>,
+    /// Plain-HTTP API URLs are allowed (a local experiment made with
+    /// `network init --insecure-http`). Otherwise every `api_url` must be
+    /// `https://` and clients refuse anything else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
 }
 
 impl NetworkFile {
@@ -77,6 +82,26 @@ impl NetworkFile {
         for (i, p) in PartyId::ALL.iter().enumerate() {
             if net.nodes.get(i).map(|n| n.party) != Some(*p) {
                 return Err("`nodes` must list parties 0, 1, 2 in order".into());
+            }
+        }
+        for n in &net.nodes {
+            let https = n.api_url.starts_with("https://");
+            let http = n.api_url.starts_with("http://");
+            let allowed = https || (http && net.insecure_http);
+            if !allowed {
+                return Err(if http {
+                    format!(
+                        "node {}'s api_url {} is plain HTTP, which is refused (its traffic and \
+                         node key would be unauthenticated); use https://, or set \
+                         `insecure_http = true` for a local experiment",
+                        n.party, n.api_url
+                    )
+                } else {
+                    format!(
+                        "node {}'s api_url {} is not an https:// URL",
+                        n.party, n.api_url
+                    )
+                });
             }
         }
         Ok(net)

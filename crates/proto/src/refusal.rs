@@ -74,6 +74,9 @@ refusal_codes! {
     RetentionNotExpired => "retention_not_expired",
     /// Policy: identities are revealed only to their subject.
     RevealOnlyToSubject => "reveal_only_to_subject",
+    /// A node's sealed share is not the one the client made (its digest or
+    /// its binding to the client's key does not match).
+    ShareNotBound => "share_not_bound",
     /// A signed statement does not verify.
     StatementForged => "statement_forged",
     /// A signed statement cannot be parsed.

@@ -33,6 +33,24 @@ pub struct SealedBox {
     pub ct: String,
 }
 
+impl SealedBox {
+    /// A digest that names this box (all three fields, domain-separated):
+    /// what a subject signs and a node checks to know the box it received
+    /// is the one the client made.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        Sha256::new()
+            .chain_update(b"sanctuary/sealed-box/v1\0")
+            .chain_update(self.epk.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.nonce.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.ct.as_bytes())
+            .finalize()
+            .into()
+    }
+}
+
 impl fmt::Debug for SealedBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SealedBox({} bytes)", self.ct.len())

@@ -37,16 +37,67 @@ pub struct EnrollRequest {
 }
 
 /// The template commitment an enrollment statement must carry: it binds the
-/// subject's signature to this one request (the nodes cannot see the
-/// template itself).
-pub fn enrollment_commitment(request_id: &str, kind: TemplateKind) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"sanctuary/enroll/v1\0")
+/// subject's signature to this one request and to the three sealed shares
+/// ([`SealedBox::digest`], in party order), so neither the coordinator nor
+/// anyone on the path can replace a node's share of the template (the nodes
+/// cannot see the template itself).
+pub fn enrollment_commitment(
+    request_id: &str,
+    kind: TemplateKind,
+    share_digests: &[[u8; 32]],
+) -> [u8; 32] {
+    let mut h = Sha256::new()
+        .chain_update(b"sanctuary/enroll/v2\0")
         .chain_update(request_id.as_bytes())
         .chain_update(b"\0")
-        .chain_update(kind.to_string().as_bytes())
-        .finalize()
-        .into()
+        .chain_update(kind.to_string().as_bytes());
+    for d in share_digests {
+        h.update(b"\0");
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
+/// A node's decision share for the client, sealed to the client's key and
+/// signed by the node's identity key (pinned in the network file) over
+/// [`result_message`], so a share re-sealed or forged on the way is
+/// rejected by the client, naming the node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedResult {
+    /// The node.
+    pub party: sanctuary_share::PartyId,
+    /// Its decision share, sealed to the client's key.
+    pub sealed: SealedBox,
+    /// Ed25519 signature (base64) over [`result_message`].
+    pub signature: String,
+}
+
+/// What a node signs for one decision share: the request, the node, the
+/// client key it sealed to, the digests of the three probe shares the
+/// computation used (as announced, party order), and the box. A client
+/// accepts a decision only if every node's signature names its own key and
+/// the boxes it made: a coordinator that swapped either is caught.
+pub fn result_message(
+    request_id: &str,
+    party: sanctuary_share::PartyId,
+    client_key: &str,
+    share_digests: &[String],
+    sealed: &SealedBox,
+) -> Vec<u8> {
+    let mut m = b"sanctuary/result/v1\0".to_vec();
+    m.extend_from_slice(request_id.as_bytes());
+    m.push(0);
+    m.extend_from_slice(party.to_string().as_bytes());
+    m.push(0);
+    m.extend_from_slice(client_key.as_bytes());
+    for d in share_digests {
+        m.push(0);
+        m.extend_from_slice(d.as_bytes());
+    }
+    m.push(0);
+    m.extend_from_slice(&sealed.digest());
+    m
 }
 
 /// Result of an enrollment.
@@ -112,8 +163,8 @@ pub struct MatchRequest {
 pub struct MatchResponse {
     /// Sequence number of the operation.
     pub seq: u64,
-    /// Sealed decision shares, in party order.
-    pub results: Vec<SealedBox>,
+    /// Each node's signed, sealed decision share, in party order.
+    pub results: Vec<SignedResult>,
 }
 
 /// `POST /v1/delete`: the subject's signed deletion request.
@@ -381,6 +432,11 @@ pub struct OpStart {
     pub op: Op,
     /// The recipient node's sealed share, if the op carries one.
     pub share: Option<SealedBox>,
+    /// Digests of the three sealed shares the client sent (hex, party
+    /// order; empty for ops without shares): every node sees the same list
+    /// (it is in [`op_digest`]) and checks its own box against it.
+    #[serde(default)]
+    pub share_digests: Vec<String>,
     /// Where decision shares are sealed to.
     pub client_key: Option<String>,
 }
@@ -431,8 +487,8 @@ pub struct Refusal {
 pub struct OpDone {
     /// [`CONTROL_VERSION`] of the sender.
     pub v: u16,
-    /// The sealed decision share, for match ops.
-    pub result: Option<SealedBox>,
+    /// The signed, sealed decision share, for match ops.
+    pub result: Option<SignedResult>,
 }
 
 /// Domain label of [`op_digest`].
@@ -446,6 +502,7 @@ pub fn op_digest(start: &OpStart) -> String {
     let canon = serde_json::json!({
         "v": start.v, "seq": start.seq, "request_id": start.request_id,
         "time_ms": start.time_ms, "op": start.op, "client_key": start.client_key,
+        "share_digests": start.share_digests,
     });
     let d = Sha256::new()
         .chain_update(OP_DIGEST_LABEL)
@@ -504,6 +561,7 @@ mod tests {
             time_ms: 7,
             op: Op::Cosign(CosignOp {}),
             share: None,
+            share_digests: Vec::new(),
             client_key: None,
         };
         let d = op_digest(&start(1, "a"));
@@ -512,7 +570,7 @@ mod tests {
         assert_ne!(d, op_digest(&start(1, "b")));
         let canon = serde_json::json!({
             "v": CONTROL_VERSION, "seq": 1, "request_id": "a", "time_ms": 7,
-            "op": Op::Cosign(CosignOp {}), "client_key": null,
+            "op": Op::Cosign(CosignOp {}), "client_key": null, "share_digests": [],
         });
         // Without the label the digest would be this plain hash.
         assert_ne!(d, hex::encode(Sha256::digest(canon.to_string().as_bytes())));

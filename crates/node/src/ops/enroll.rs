@@ -14,10 +14,15 @@ use crate::engine::Outcome;
 
 pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
     let site = rp(&op.site)?;
-    if op.statement.statement.template_commitment != enrollment_commitment(cx.request_id, op.kind) {
+    // The subject signed this request and these three shares: a node
+    // handed another box (by the coordinator or the path) refuses.
+    if cx.share_digests.len() != 3
+        || op.statement.statement.template_commitment
+            != enrollment_commitment(cx.request_id, op.kind, cx.share_digests)
+    {
         return Err(refusal(
             RefusalCode::StatementWrongRequest,
-            "the enrollment statement was signed for another request",
+            "the enrollment statement was signed for another request or other shares",
         ));
     }
     let (v, _) = cx

@@ -5,12 +5,13 @@
 //! engine runs them in that order; adding an operation is one module and
 //! one line in [`dispatch!`].
 
+use base64::Engine as _;
 use sanctuary_consent::ConsentToken;
 use sanctuary_log::{AuditTag, Operation};
 use sanctuary_mpc::{BitShares, Session};
 use sanctuary_net::MeshSession;
-use sanctuary_proto::seal::{SealedBox, seal};
-use sanctuary_proto::wire::{Op, OpStart, Refusal};
+use sanctuary_proto::seal::seal;
+use sanctuary_proto::wire::{Op, OpStart, Refusal, SignedResult, result_message};
 use sanctuary_proto::{SealLabel, seal_context, share_to_bytes};
 use sanctuary_share::ShareVec;
 use sanctuary_store::{ConsentWrite, StateChange};
@@ -86,6 +87,9 @@ pub(crate) struct VerdictCx<'a> {
     pub(crate) consent: &'a NodeConsent,
     pub(crate) request_id: &'a str,
     pub(crate) time_ms: u64,
+    /// Digests of the three probe shares (checked against this node's own
+    /// box before the verdict); empty for ops without shares.
+    pub(crate) share_digests: &'a [[u8; 32]],
     pub(crate) view: &'a dyn Enrollments,
 }
 
@@ -93,6 +97,16 @@ pub(crate) struct VerdictCx<'a> {
 /// refusal.
 pub(crate) fn verdict(op: &Op, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
     dispatch!(op, m, o => m::verdict(o, cx))
+}
+
+/// The template kind of an op's probe share, for ops that carry one.
+pub(crate) fn probe_kind(op: &Op) -> Option<TemplateKind> {
+    match op {
+        Op::Enroll(o) => Some(o.kind),
+        Op::Verify(o) => Some(o.kind),
+        Op::Dedupe(o) => Some(o.kind),
+        _ => None,
+    }
 }
 
 /// What the log entry of an op says.
@@ -138,7 +152,7 @@ fn claimed_tag(token: &str) -> Option<AuditTag> {
 pub(crate) struct Done {
     pub(crate) outcome: Outcome,
     pub(crate) change: StateChange,
-    pub(crate) result: Option<SealedBox>,
+    pub(crate) result: Option<SignedResult>,
 }
 
 impl Done {
@@ -210,7 +224,12 @@ impl<'a> RunCx<'a> {
             .share
             .as_ref()
             .ok_or_else(|| NodeError::BadRequest("missing share".into()))?;
-        let ctx = seal_context(SealLabel::Share, &self.start.request_id, party);
+        let ctx = seal_context(
+            SealLabel::Share,
+            &self.start.request_id,
+            party,
+            self.start.client_key.as_deref(),
+        );
         let bytes = self
             .node
             .seal
@@ -244,16 +263,32 @@ impl<'a> RunCx<'a> {
         crate::compute::open_to_nodes(&self.approved, sess, bits).await
     }
 
-    /// Seals this node's decision share to the client's key.
-    fn seal_result(&self, bits: &BitShares) -> Result<SealedBox, NodeError> {
+    /// Seals this node's decision share to the client's key and signs it
+    /// with the node's identity key.
+    fn seal_result(&self, bits: &BitShares) -> Result<SignedResult, NodeError> {
+        let party = self.node.party();
         let key = self
             .start
             .client_key
             .as_ref()
             .ok_or_else(|| NodeError::BadRequest("missing client_key".into()))?;
-        let ctx = seal_context(SealLabel::Result, &self.start.request_id, self.node.party());
-        seal(key, &ctx, &share_to_bytes(bits.words()))
-            .map_err(|e| NodeError::BadRequest(format!("client_key: {e}")))
+        let ctx = seal_context(SealLabel::Result, &self.start.request_id, party, None);
+        let sealed = seal(key, &ctx, &share_to_bytes(bits.words()))
+            .map_err(|e| NodeError::BadRequest(format!("client_key: {e}")))?;
+        let message = result_message(
+            &self.start.request_id,
+            party,
+            key,
+            &self.start.share_digests,
+            &sealed,
+        );
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(self.node.signer.sign(&message));
+        Ok(SignedResult {
+            party,
+            sealed,
+            signature,
+        })
     }
 
     /// Bytes this node sent in the op's MPC.

@@ -9,7 +9,8 @@ use sanctuary_client::Client;
 use sanctuary_node::NodeConfig;
 use sanctuary_template::{Embedding, EmbeddingParams, Template};
 
-pub(crate) use sanctuary_devnet::inproc::{Running, start, stop};
+#[allow(unused_imports)] // each test binary uses a subset
+pub(crate) use sanctuary_devnet::inproc::{Running, start, start_with, stop};
 
 pub(crate) fn config(dir: &Path, i: usize) -> NodeConfig {
     sanctuary_devnet::inproc::config(dir, i).expect("config")
