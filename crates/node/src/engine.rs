@@ -426,7 +426,9 @@ impl Node {
         // stall the others: refuse it now.
         let want = ops::probe_kind(&start.op).map(|k| 8 * st.kind(k).gallery.share_len());
         if want.is_some_and(|w| w != bytes.len()) {
-            return Err(bad("this node's share has the wrong size for the template kind"));
+            return Err(bad(
+                "this node's share has the wrong size for the template kind",
+            ));
         }
         Ok(digests)
     }
