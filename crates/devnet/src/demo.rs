@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use sanctuary_client::{Client, ClientError, Consent, EnrollmentId, NetworkFile};
@@ -83,6 +83,12 @@ struct DemoReport {
     forbidden_requests_refused: usize,
     refusals: Vec<String>,
     rogue_node_blocked: bool,
+    /// Attacks by a rogue coordinator on the client's path (its own result
+    /// key announced; a node's share replaced, at enrollment and at
+    /// verification), each of which must end without a decision the client
+    /// accepts.
+    client_path_attacks_tried: usize,
+    client_path_attacks_refused: usize,
     log_entries: u64,
     checkpoint_cosigners: usize,
     audit_entries_verified: usize,
@@ -647,7 +653,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     });
     let outcome = outcome.and_then(|subjects| {
         tamper_scene(&dir, &mut nodes, &rt, &client, &subjects, &mut report)?;
-        rogue_scene(&dir, &mut nodes, &rt, &client, &mut report)
+        rogue_scene(&dir, &mut nodes, &rt, &client, &mut report)?;
+        client_path_scene(&dir, &rt, &client, &mut report)
     });
     nodes.stop();
     outcome?;
@@ -662,6 +669,7 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         if report.disagreements_with_plaintext == 0
             && report.forbidden_requests_refused == report.forbidden_requests_tried
             && report.rogue_node_blocked
+            && report.client_path_attacks_refused == report.client_path_attacks_tried
             && report.tamper_detected
             && report.audit_mismatches == 0
         {
@@ -857,6 +865,105 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
     }
 }
 
+/// A rogue coordinator on the client's path (node 0 is down after the
+/// rogue scene; its operator now runs the real engine with faults, API
+/// included): it announces its own result key to read the decision shares,
+/// then hands node 1 a share of its own making, at enrollment and at
+/// verification. Each attack must end without a decision the client accepts.
+fn client_path_scene(
+    dir: &Path,
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    use sanctuary_node::Faults;
+    let net = client.network().clone();
+    let params = net.matching.embedding;
+    let cfg = crate::inproc::config(dir, 0)?;
+    let p1_seal = net.node(PartyId::P1).seal_key.clone();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0bad_c0de);
+    let face = synth::embedding(&mut rng, params.dim);
+    let probe = Template::Embedding(synth::quantize(&face, &params)?);
+    let mut wallet = Wallet::create(time::OffsetDateTime::now_utc());
+    let consent = token(
+        &mut wallet,
+        &net.network,
+        BANK,
+        &[Purpose::Verify],
+        time::Duration::minutes(10),
+        None,
+    )?;
+    let mut record = |what: &str, refused: bool, detail: String| {
+        report.client_path_attacks_tried += 1;
+        report.client_path_attacks_refused += usize::from(refused);
+        report.refusals.push(format!(
+            "rogue coordinator {what}: {}",
+            if refused {
+                detail
+            } else {
+                format!("NOT REFUSED ({detail})")
+            }
+        ));
+    };
+    rt.block_on(async {
+        let key = sanctuary_proto::seal::SealKey::generate().public();
+        let rogue = crate::inproc::start_with(cfg.clone(), move || {
+            Faults::approve_everything().substituting_client_key(key.clone())
+        });
+        wait_ready(client, Duration::from_secs(60)).await?;
+        let id = client
+            .enroll(&probe, &wallet, "enrollment-site.local")
+            .await?
+            .enrollment_id
+            .context("the scene's subject was not enrolled")?;
+        match client.verify(id, &probe, &consent).await {
+            Err(ClientError::Refused { party, code, .. }) => record(
+                "announced its own result key",
+                party != PartyId::P0,
+                format!("{party} refused ({code}), nothing computed"),
+            ),
+            other => record("announced its own result key", false, format!("{other:?}")),
+        }
+        crate::inproc::stop(rogue).await;
+
+        let rogue = crate::inproc::start_with(cfg, move || {
+            Faults::approve_everything().replacing_share_of(PartyId::P1, p1_seal.clone())
+        });
+        wait_ready(client, Duration::from_secs(60)).await?;
+        let other = Wallet::create(time::OffsetDateTime::now_utc());
+        let other_face = Template::Embedding(synth::quantize(
+            &synth::embedding(&mut rng, params.dim),
+            &params,
+        )?);
+        match client.enroll(&other_face, &other, "enrollment-site.local").await {
+            Err(ClientError::Refused { party, code, .. }) => record(
+                "replaced node 1's share of an enrollment",
+                party != PartyId::P0,
+                format!("{party} refused ({code}), nothing stored"),
+            ),
+            other => record(
+                "replaced node 1's share of an enrollment",
+                false,
+                format!("{other:?}"),
+            ),
+        }
+        match client.verify(id, &probe, &consent).await {
+            Err(ClientError::ResultNotAuthentic { party, .. }) => record(
+                "replaced node 1's share of a probe",
+                true,
+                format!("the client refused the decision ({party}'s signature does not cover its shares)"),
+            ),
+            other => record(
+                "replaced node 1's share of a probe",
+                false,
+                format!("{other:?}"),
+            ),
+        }
+        crate::inproc::stop(rogue).await;
+        Ok(())
+    })
+}
+
 fn print_report(r: &DemoReport) {
     println!(
         "Sanctuary demo: {} nodes, {} storage, {}",
@@ -912,6 +1019,10 @@ fn print_report(r: &DemoReport) {
     println!(
         "  rogue node blocked   {:>6} (a node with its checks removed could not get a forbidden op computed)",
         r.rogue_node_blocked
+    );
+    println!(
+        "  client path          {:>6} of {} attacks by a rogue coordinator refused (its own result key, replaced shares)",
+        r.client_path_attacks_refused, r.client_path_attacks_tried
     );
     println!(
         "  transparency log     {:>6} entries, checkpoint co-signed by {} nodes",

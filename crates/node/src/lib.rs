@@ -70,24 +70,21 @@ pub async fn serve_with(
         let name = format!("node{}.{}", cfg.party.index(), cfg.network);
         Some(sanctuary_net::tls::NodeTls::new(key, &name)?.api_server_config()?)
     };
-    let node: Arc<Node> = Node::start_with_faults(cfg, faults).await?;
+    // Bind first: a node that cannot take its API port must not start its
+    // peer links and background work and be left running.
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| NodeError::Config {
             path: listen.clone().into(),
             message: format!("cannot listen for the client API: {e}"),
         })?;
+    let node: Arc<Node> = Node::start_with_faults(cfg, faults).await?;
     let scheme = if insecure { "http (insecure)" } else { "https" };
     tracing::info!(party = %node.party(), api = %listen, %scheme, "client API listening");
     let app = router(Arc::clone(&node));
     let served = match tls {
         Some(config) => {
-            let listener =
-                https::TlsListener::new(listener, config).map_err(|e| NodeError::Config {
-                    path: listen.clone().into(),
-                    message: format!("cannot serve TLS: {e}"),
-                })?;
-            axum::serve(listener, app)
+            axum::serve(https::TlsListener::new(listener, config), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }
