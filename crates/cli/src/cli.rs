@@ -16,10 +16,44 @@ use sanctuary_devnet::eval::EvalArgs;
 /// three operator nodes and matched by multi-party computation; no single
 /// node ever holds a usable template.
 #[derive(Debug, Parser)]
-#[command(name = "sanctuary", version, about, long_about = None)]
+#[command(name = "sanctuary", version = VERSION, about, long_about = None, after_help = crate::exit::HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr: `text`, or `json` (one object per line, for
+    /// log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SANCTUARY_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// `--version`: the crate version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SANCTUARY_COMMIT"),
+    ")"
+);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    Text,
+    /// JSON objects, one per line.
+    Json,
+}
+
+impl Cli {
+    /// Whether this runs a node (whose default log level is `info`).
+    pub(crate) fn is_node(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Node(NodeCmd {
+                config: Some(_),
+                ..
+            })
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,12 +73,9 @@ enum Command {
     /// Create or inspect a network's keys and configs.
     #[command(subcommand)]
     Network(NetworkCmd),
-    /// Run one operator's node.
-    Node {
-        /// The node's config file (written by `network init`).
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Run one operator's node (`--config node.toml`), or make its keys on
+    /// the operator's own machine (`node keygen`, then `node configure`).
+    Node(NodeCmd),
     /// Enroll templates or face images (deduplicated by the network first),
     /// bound to the subject's wallet key, which signs the consent.
     Enroll {
@@ -118,9 +149,79 @@ pub(crate) struct ConsentArgs {
     pub(crate) token: String,
 }
 
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct NodeCmd {
+    #[command(subcommand)]
+    sub: Option<NodeSub>,
+    /// The node's config file (written by `network init` or `node configure`).
+    #[arg(long, required = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeSub {
+    /// Make this node's secrets here, on its operator's machine (TLS
+    /// identity, sealing and log-signing keys, mode 0600), and print its
+    /// public part (`DIR/public.toml`) to hand to whoever runs `network
+    /// assemble`. No secret leaves this machine.
+    Keygen {
+        /// The new node directory (must not exist; nothing is left behind on failure).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Network name (the same on every node).
+        #[arg(long, default_value = "sanctuary")]
+        name: String,
+        /// This node's party id: 0, 1 or 2 (agreed among the operators).
+        #[arg(long)]
+        party: u8,
+        /// Host name or address clients and peers use to reach this node.
+        #[arg(long)]
+        advertise: String,
+        /// Client API port.
+        #[arg(long, default_value_t = sanctuary_node::DEFAULT_API_PORT)]
+        api_port: u16,
+        /// Peer-link port.
+        #[arg(long, default_value_t = sanctuary_node::DEFAULT_PEER_PORT)]
+        peer_port: u16,
+        /// Listen address for both (default: every interface).
+        #[arg(long, default_value = "0.0.0.0")]
+        listen: String,
+        /// Serve the client API as plain HTTP (local experiments only).
+        #[arg(long)]
+        insecure_http: bool,
+    },
+    /// Write `DIR/node.toml` from the assembled `network.toml`, after
+    /// checking that its entry for this node carries this node's own keys.
+    Configure {
+        /// The node directory made by `node keygen`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The network file made by `network assemble`.
+        #[arg(long)]
+        network: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum NetworkCmd {
-    /// Generate keys and configs for three nodes.
+    /// Combine the three nodes' public parts (`public.toml` from each
+    /// operator's `node keygen`) into `network.toml`. Needs no secret.
+    /// Identity Weaving keys need a distributed key generation that this
+    /// version does not run, so such a network has no personhood
+    /// credentials or festivals yet.
+    Assemble {
+        /// A node's `public.toml` (give three: parties 0, 1 and 2).
+        #[arg(long = "public", required = true)]
+        publics: Vec<PathBuf>,
+        /// Where to write the network file.
+        #[arg(long, default_value = "network.toml")]
+        out: PathBuf,
+    },
+    /// Generate keys and configs for three nodes on this machine. This
+    /// machine then holds every node's secrets (a trusted dealer): for
+    /// independent operators use `node keygen` on each operator's machine
+    /// and `network assemble`.
     Init {
         /// Number of nodes (this version supports exactly 3).
         #[arg(long, default_value_t = 3)]
@@ -129,6 +230,8 @@ pub(crate) enum NetworkCmd {
         #[arg(long)]
         dir: PathBuf,
         /// Host of each node (repeat 3 times for a multi-host network).
+        /// Loopback hosts get free ports; other hosts the fixed defaults
+        /// (API 7443, peers 7444), listening on every interface.
         #[arg(long = "host", default_values_t = ["127.0.0.1".to_string(), "127.0.0.1".to_string(), "127.0.0.1".to_string()])]
         hosts: Vec<String>,
         /// Network name.
@@ -235,9 +338,82 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "wrote {} and node-0..2/ (keys are mode 0600; copy each node-<i>/ to its host)",
                 path.display()
             );
+            eprintln!(
+                "note: this machine made every node's secrets, so whoever holds this directory \
+                 holds them all; independent operators use `node keygen` and `network assemble`"
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Node { config } => client_ops::node(&config),
+        Command::Network(NetworkCmd::Assemble { publics, out }) => {
+            let net = sanctuary_node::assemble(&publics, &out, Default::default())?;
+            println!(
+                "wrote {} for network {:?}; each operator now runs `sanctuary node configure --dir <its dir> --network {}`",
+                out.display(),
+                net.network,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node(NodeCmd {
+            sub:
+                Some(NodeSub::Keygen {
+                    dir,
+                    name,
+                    party,
+                    advertise,
+                    api_port,
+                    peer_port,
+                    listen,
+                    insecure_http,
+                }),
+            ..
+        }) => {
+            let party = sanctuary_share::PartyId::try_from(party)?;
+            let host = if advertise.contains(':') && !advertise.starts_with('[') {
+                format!("[{advertise}]")
+            } else {
+                advertise
+            };
+            let listen_host = if listen.contains(':') && !listen.starts_with('[') {
+                format!("[{listen}]")
+            } else {
+                listen
+            };
+            let public = sanctuary_node::keygen(&sanctuary_node::KeygenRequest {
+                dir: dir.clone(),
+                network: name,
+                party,
+                advertise_api: format!("{host}:{api_port}"),
+                advertise_peer: format!("{host}:{peer_port}"),
+                listen_api: Some(format!("{listen_host}:{api_port}")),
+                listen_peer: Some(format!("{listen_host}:{peer_port}")),
+                insecure_http,
+            })?;
+            eprintln!(
+                "wrote {} (secrets mode 0600; they never leave this machine). Hand {} to whoever runs `network assemble`:",
+                dir.display(),
+                dir.join(sanctuary_node::PUBLIC_FILE).display()
+            );
+            print!("{}", sanctuary_node::public_toml(&public)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node(NodeCmd {
+            sub: Some(NodeSub::Configure { dir, network }),
+            ..
+        }) => {
+            let path = sanctuary_node::configure(&dir, &network)?;
+            println!(
+                "wrote {}; start with `sanctuary node --config {}`",
+                path.display(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node(NodeCmd {
+            config: Some(config),
+            ..
+        }) => client_ops::node(&config),
+        Command::Node(NodeCmd { .. }) => anyhow::bail!("give --config, or a subcommand"),
         Command::Enroll {
             client,
             wallet,

@@ -201,6 +201,7 @@ pub(crate) fn enroll(
     let mut reader = Reader::new(args);
     let bar = progress(reader.count(), args.json);
     bar.set_message("enrolling");
+    let mut all_enrolled = true;
     for input in reader.inputs() {
         let path = input.path();
         let t = reader.read(input, client.network())?;
@@ -210,7 +211,10 @@ pub(crate) fn enroll(
             (sanctuary_proto::wire::EnrollStatus::Enrolled, Some(id)) => {
                 format!("{}: enrolled as {id}", path.display())
             }
-            _ => format!("{}: refused, already enrolled", path.display()),
+            _ => {
+                all_enrolled = false;
+                format!("{}: refused, already enrolled", path.display())
+            }
         };
         if args.json {
             println!(
@@ -223,7 +227,11 @@ pub(crate) fn enroll(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::exit::exit(if all_enrolled {
+        crate::exit::OK
+    } else {
+        crate::exit::NEGATIVE
+    }))
 }
 
 pub(crate) fn verify(
@@ -258,11 +266,11 @@ pub(crate) fn verify(
             );
         }
     }
-    Ok(if all {
-        ExitCode::SUCCESS
+    Ok(crate::exit::exit(if all {
+        crate::exit::OK
     } else {
-        ExitCode::from(1)
-    })
+        crate::exit::NEGATIVE
+    }))
 }
 
 pub(crate) fn dedupe(

@@ -316,9 +316,103 @@ pub(crate) struct AuditArgs {
     /// Which node to read the log from (subject mode).
     #[arg(long, default_value_t = 0)]
     pub(crate) node: usize,
+    /// Auditor mode: how many nodes must answer for the audit to count.
+    /// A fork shows only when the nodes that hold its two sides are both
+    /// asked, so the default is every node; an audit that reaches fewer
+    /// fails (exit 4) rather than passing on what it did not see.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub(crate) min_nodes: u8,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// Prints an auditor's result and picks the exit code: 0 when at least
+/// `--min-nodes` nodes were audited and no fork or tampering was found, 1
+/// when the log is inconsistent, 4 when too few nodes answered.
+fn log_audit_report(
+    args: &AuditArgs,
+    audit: &sanctuary_client::LogAudit,
+) -> anyhow::Result<ExitCode> {
+    let audited = audit.checkpoints.len();
+    let enough = audited >= usize::from(args.min_nodes);
+    let consistent = audit.forks.is_empty() && audit.tampered.is_empty();
+    let newest = audit.checkpoints.iter().max_by_key(|(_, c)| c.size());
+    if let (Some(path), Some((_, newest))) = (&args.save, newest) {
+        std::fs::write(path, newest.note().to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (verdict, code) = match (consistent, enough) {
+        (false, _) => ("inconsistent", crate::exit::NEGATIVE),
+        (true, false) => ("not_enough_nodes", crate::exit::UNREACHABLE),
+        (true, true) => ("consistent", crate::exit::OK),
+    };
+    if args.json {
+        let checkpoints: Vec<_> = audit
+            .checkpoints
+            .iter()
+            .map(|(p, cp)| {
+                serde_json::json!({
+                    "party": p.index(),
+                    "size": cp.size(),
+                    "root": cp.root().to_string(),
+                    "signers": cp.signers().len(),
+                })
+            })
+            .collect();
+        let pairs = |v: &[(PartyId, String)]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|(p, why)| serde_json::json!({"party": p.index(), "reason": why}))
+                .collect()
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "verdict": verdict,
+                "nodes_audited": audited,
+                "nodes_required": args.min_nodes,
+                "checkpoints": checkpoints,
+                "unreachable": pairs(&audit.unreachable),
+                "tampered": pairs(&audit.tampered),
+                "forks": audit.forks.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+                "saved": args.save.as_ref().filter(|_| newest.is_some()),
+            })
+        );
+        return Ok(crate::exit::exit(code));
+    }
+    for (p, cp) in &audit.checkpoints {
+        println!(
+            "{p}: checkpoint size {} root {} signed by {} node(s)",
+            cp.size(),
+            cp.root(),
+            cp.signers().len()
+        );
+    }
+    for (p, why) in &audit.unreachable {
+        println!("{p}: not audited: {why}");
+    }
+    for (p, why) in &audit.tampered {
+        println!("{p}: TAMPERED: {why}");
+    }
+    for f in &audit.forks {
+        println!("{f}");
+    }
+    if let (Some(path), Some((_, newest))) = (&args.save, newest) {
+        println!(
+            "saved checkpoint of size {} to {}",
+            newest.size(),
+            path.display()
+        );
+    }
+    match verdict {
+        "inconsistent" => println!("LOG INCONSISTENT"),
+        "not_enough_nodes" => println!(
+            "NOT AUDITED: {audited} of 3 nodes answered, {} needed (a fork hides on a node that is not asked)",
+            args.min_nodes
+        ),
+        _ => println!("log consistent ({audited} of 3 nodes audited)"),
+    }
+    Ok(crate::exit::exit(code))
 }
 
 pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
@@ -336,49 +430,7 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             })
             .transpose()?;
         let audit = rt.block_on(client.audit_log(saved.as_ref(), true))?;
-        for (p, cp) in &audit.checkpoints {
-            println!(
-                "{p}: checkpoint size {} root {} signed by {} node(s)",
-                cp.size(),
-                cp.root(),
-                cp.signers().len()
-            );
-        }
-        for (p, why) in &audit.unreachable {
-            println!("{p}: not audited: {why}");
-        }
-        for (p, why) in &audit.tampered {
-            println!("{p}: TAMPERED: {why}");
-        }
-        for f in &audit.forks {
-            println!("{f}");
-        }
-        if let (Some(path), Some((_, newest))) = (
-            &args.save,
-            audit.checkpoints.iter().max_by_key(|(_, c)| c.size()),
-        ) {
-            std::fs::write(path, newest.note().to_string())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            println!(
-                "saved checkpoint of size {} to {}",
-                newest.size(),
-                path.display()
-            );
-        }
-        let ok = audit.forks.is_empty() && audit.tampered.is_empty();
-        println!(
-            "{}",
-            if ok {
-                "log consistent"
-            } else {
-                "LOG INCONSISTENT"
-            }
-        );
-        return Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        });
+        return log_audit_report(args, &audit);
     }
     let Some(wallet) = &args.wallet else {
         bail!("give --wallet (your own entries) or --log (auditor)");

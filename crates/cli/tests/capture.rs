@@ -258,7 +258,11 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
 
     // Another photo of the same person is refused.
     let out = client("enroll", &["--wallet", &bob], &img("s1_2.pgm"));
-    assert!(out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a duplicate is a negative answer"
+    );
     assert_eq!(stdout_json(&out)["status"], "already_enrolled");
 
     // 1:1 with another photo (PGM and JPEG), and with someone else.

@@ -292,6 +292,41 @@ async fn log_consistency(
     Ok(Json(node.reader()?.consistency_proof(q.old, q.new).await?))
 }
 
+/// Why this node cannot serve operations now (halted, or a peer link
+/// down), or `None` when it can.
+fn not_ready_because(node: &Node) -> Option<String> {
+    if let Some(why) = node.halted.lock().ok().and_then(|h| h.clone()) {
+        return Some(format!("halted: {why}"));
+    }
+    let down: Vec<String> = node
+        .mesh
+        .links()
+        .into_iter()
+        .filter(|l| !l.connected)
+        .map(|l| l.peer.to_string())
+        .collect();
+    (!down.is_empty()).then(|| format!("peer link down: {}", down.join(", ")))
+}
+
+/// Liveness: the process answers. (A halted node is still live: restarting
+/// it would not repair what halted it.)
+async fn livez() -> Json<serde_json::Value> {
+    Json(json!({"live": true}))
+}
+
+/// Readiness: 200 when the node can take part in operations, 503 with the
+/// reason when it cannot (a load balancer or orchestrator stops sending).
+async fn readyz(State(node): State<Arc<Node>>) -> Response {
+    match not_ready_because(&node) {
+        None => Json(json!({"ready": true})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
 async fn health(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
     let st = node.state.lock().await;
     let (emb, iris) = st.counts();
@@ -302,7 +337,7 @@ async fn health(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
         .map(|l| json!({"peer": l.peer, "connected": l.connected, "last_error": l.last_error}))
         .collect();
     let halted = node.halted.lock().ok().and_then(|h| h.clone());
-    let ready = halted.is_none() && node.mesh.links().iter().all(|l| l.connected);
+    let ready = not_ready_because(&node).is_none();
     Json(json!({
         "network": node.cfg.network,
         "party": node.party(),
@@ -357,31 +392,96 @@ async fn openapi() -> Json<serde_json::Value> {
     Json(crate::openapi::document())
 }
 
+/// Declares the routes once: the router is built from this list, and the
+/// OpenAPI test checks the document against [`ROUTES`].
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:expr),* $(,)?) => {
+        /// Every (method, path) the client API serves.
+        #[cfg_attr(not(test), allow(dead_code, reason = "read by the OpenAPI test"))]
+        pub(crate) const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn add_routes(r: Router<Arc<Node>>) -> Router<Arc<Node>> {
+            r $(.route($path, $method($handler)))*
+        }
+    };
+}
+
+routes! {
+    get "/v1/health" => health,
+    get "/livez" => livez,
+    get "/readyz" => readyz,
+    get "/metrics" => metrics,
+    get "/openapi.json" => openapi,
+    post "/v1/enroll" => enroll,
+    post "/v1/verify" => verify,
+    post "/v1/dedupe" => dedupe,
+    post "/v1/delete" => delete,
+    post "/v1/revoke" => revoke,
+    post "/v1/identify" => identify,
+    post "/v1/festival/record" => festival_record,
+    get "/v1/policy" => policy,
+    get "/v1/log/checkpoint" => log_checkpoint,
+    post "/v1/log/cosign" => log_cosign,
+    get "/v1/log/entries" => log_entries,
+    get "/v1/log/proof/inclusion" => log_inclusion,
+    get "/v1/log/proof/consistency" => log_consistency,
+    post "/v1/credential/commit" => crate::weave::commit,
+    post "/v1/credential/sign" => crate::weave::sign,
+    post "/v1/festival/evaluate" => crate::weave::evaluate,
+}
+
+/// Rejections axum makes itself (a body that is not JSON, a missing field,
+/// an unknown path or method) answer with the same JSON error body as the
+/// node's own errors, so a client parses one shape.
+async fn json_rejections(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (_, body) = resp.into_parts();
+    // These bodies are axum's short messages; cap what is read anyway.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    };
+    let message = if text.trim().is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    let body = ErrorBody {
+        error: error.to_owned(),
+        message,
+        refused_by: None,
+    };
+    (status, Json(body)).into_response()
+}
+
 /// The client API router of `node`.
 pub fn router(node: Arc<Node>) -> Router {
     let limit = node.cfg.max_body_bytes;
     // Every node serves every route; operations on a node other than the
     // coordinator answer 421 naming the coordinator.
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/v1/enroll", post(enroll))
-        .route("/v1/verify", post(verify))
-        .route("/v1/dedupe", post(dedupe))
-        .route("/v1/delete", post(delete))
-        .route("/v1/revoke", post(revoke))
-        .route("/v1/identify", post(identify))
-        .route("/v1/festival/record", post(festival_record))
-        .route("/v1/policy", get(policy))
-        .route("/v1/log/checkpoint", get(log_checkpoint))
-        .route("/v1/log/cosign", post(log_cosign))
-        .route("/v1/log/entries", get(log_entries))
-        .route("/v1/log/proof/inclusion", get(log_inclusion))
-        .route("/v1/log/proof/consistency", get(log_consistency))
-        .route("/v1/credential/commit", post(crate::weave::commit))
-        .route("/v1/credential/sign", post(crate::weave::sign))
-        .route("/v1/festival/evaluate", post(crate::weave::evaluate))
+    add_routes(Router::new())
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::map_response(json_rejections))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
 }

@@ -79,10 +79,18 @@ impl NodeConfig {
             path: path.to_owned(),
             source,
         })?;
-        let cfg: NodeConfig = toml::from_str(&text).map_err(|e| NodeError::Config {
+        let mut cfg: NodeConfig = toml::from_str(&text).map_err(|e| NodeError::Config {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        // Relative paths are relative to the file, so a node directory can
+        // be copied to another host or path as a whole.
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.data_dir, &mut cfg.policy] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
         cfg.check().map_err(|message| NodeError::Config {
             path: path.to_owned(),
             message,

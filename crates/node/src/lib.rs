@@ -40,7 +40,10 @@ pub use api::router;
 pub use config::{NodeConfig, PeerEntry};
 pub use engine::{Faults, Node, Verdicts};
 pub use error::NodeError;
-pub use init::{default_policy, init_network, init_network_with};
+pub use init::{
+    DEFAULT_API_PORT, DEFAULT_PEER_PORT, KeygenRequest, NodePublic, POLICY_FILE, PUBLIC_FILE,
+    assemble, configure, default_policy, init_network, init_network_with, keygen, public_toml,
+};
 pub use record::Preload;
 pub use veto::Approved;
 

@@ -322,7 +322,7 @@ async fn a_node_without_a_valid_policy_does_not_start() {
     let dir = tmp.path();
     sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
     std::fs::write(
-        dir.join("policy.toml"),
+        dir.join("node-1/policy.toml"),
         "version = 1\nnetwork = \"other\"\n",
     )
     .expect("write");
@@ -339,9 +339,13 @@ async fn retention_deletes_unused_enrollments_by_itself() {
     let net_path =
         sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
     // A pop-up site's policy: enrollments kept 3 s after their last use.
-    let policy = std::fs::read_to_string(dir.join("policy.toml")).expect("policy");
-    let policy = policy.replace("days_after_last_use = 365", "seconds_after_last_use = 3");
-    std::fs::write(dir.join("policy.toml"), policy).expect("write policy");
+    // Every node loads its own copy; all three get the same policy.
+    for i in 0..3 {
+        let path = dir.join(format!("node-{i}/policy.toml"));
+        let policy = std::fs::read_to_string(&path).expect("policy");
+        let policy = policy.replace("days_after_last_use = 365", "seconds_after_last_use = 3");
+        std::fs::write(&path, policy).expect("write policy");
+    }
     let net = NetworkFile::load(&net_path).expect("network file");
     let params = net.matching.embedding;
     let client = Client::new(net).expect("client");

@@ -38,6 +38,10 @@ pub struct NodeEntry {
     pub seal_key: String,
     /// Its transparency-log verifier key: checkpoints need 2 of the 3.
     pub log_key: sanctuary_log::NoteVerifierKey,
+    /// Where the other nodes reach its peer links (`host:port`); read by
+    /// `node configure`, unused by clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_addr: Option<String>,
 }
 
 /// The public description of a network (`network.toml`) that clients load.
