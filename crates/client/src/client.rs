@@ -29,8 +29,8 @@ use crate::ClientError;
 use base64::Engine as _;
 use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
-    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, deletion_commitment,
-    enrollment_commitment,
+    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, component_commitment,
+    deletion_commitment, enrollment_commitment,
 };
 use sanctuary_proto::wire::{SignedResult, result_message};
 
@@ -89,6 +89,8 @@ struct Sealed {
     boxes: Vec<SealedBox>,
     /// [`SealedBox::digest`] of each, in party order.
     digests: Vec<[u8; 32]>,
+    /// [`component_commitment`] of each share component, in component order.
+    components: Vec<[u8; 32]>,
 }
 
 /// A transport failure, or the pinning refusal it hides.
@@ -296,10 +298,20 @@ impl Client {
             );
         }
         let digests = boxes.iter().map(SealedBox::digest).collect();
+        // Component x_j is the first half of party j's share bytes.
+        let components = shares
+            .iter()
+            .zip(PartyId::ALL)
+            .map(|(share, j)| {
+                let bytes = share_to_bytes(share);
+                component_commitment(request_id, j, &bytes[..bytes.len() / 2])
+            })
+            .collect();
         Ok(Sealed {
             kind,
             boxes,
             digests,
+            components,
         })
     }
 
@@ -324,10 +336,11 @@ impl Client {
             kind,
             boxes: shares,
             digests,
+            components,
         } = self.sealed_shares(&request_id, template, None)?;
         let statement = EnrollmentStatement::new(
             self.network_id()?,
-            enrollment_commitment(&request_id, kind, &digests),
+            enrollment_commitment(&request_id, kind, &digests, &components),
             time::OffsetDateTime::now_utc(),
         );
         self.post(
@@ -339,6 +352,7 @@ impl Client {
                 site: site.to_owned(),
                 statement: SignedStatement::sign(wallet, statement),
                 audit_tag: Some(audit_tag(wallet)),
+                components: components.iter().map(hex::encode).collect(),
             },
         )
         .await
@@ -359,6 +373,7 @@ impl Client {
             kind,
             boxes: shares,
             digests,
+            ..
         } = self.sealed_shares(&request_id, template, Some(&client_key))?;
         let req = MatchRequest {
             request_id: request_id.clone(),

@@ -30,6 +30,7 @@ fn templates(rng: &mut StdRng, keys: &[AuditKey], n: usize) -> Vec<NewEntry> {
             purpose: Some("check-in".into()),
             request: RequestId(rng.random()),
             audit_tag: Some(keys[i % keys.len()].new_tag(rng)),
+            share_commitments: None,
         })
         .collect()
 }

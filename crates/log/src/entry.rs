@@ -100,6 +100,10 @@ pub struct NewEntry {
     /// The subject's blinded tag, supplied by the requester; `None` for
     /// operations without a subject (refresh, policy changes).
     pub audit_tag: Option<AuditTag>,
+    /// For an enrollment: the commitments to the three share components
+    /// (64 hex each, component order) that the subject signed, so a node
+    /// rebuilding its share later can check what its peers send.
+    pub share_commitments: Option<Vec<String>>,
 }
 
 impl NewEntry {
@@ -117,6 +121,7 @@ impl NewEntry {
             purpose: self.purpose,
             request: self.request,
             audit_tag: self.audit_tag,
+            share_commitments: self.share_commitments,
         }
     }
 }
@@ -139,6 +144,9 @@ enum EntryKind {
 ///  "relying_party":"aid-org","purpose":"dedupe","request":"<32 hex>",
 ///  "audit_tag":{"nonce":"<32 hex>","tag":"<64 hex>"}}
 /// ```
+///
+/// Enrollment entries end with `"share_commitments":["<64 hex>" x3]`;
+/// other entries omit the field (a `null` there is not canonical).
 ///
 /// [`Entry::from_bytes`] accepts only this form: unknown fields, other
 /// versions and any non-canonical spelling (whitespace, key order, escapes)
@@ -167,6 +175,10 @@ pub struct Entry {
     pub request: RequestId,
     /// The subject's blinded tag, if the operation has a subject.
     pub audit_tag: Option<AuditTag>,
+    /// Enrollments only: commitments to the three share components. Absent
+    /// (not `null`) on every other entry, so their encoding is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_commitments: Option<Vec<String>>,
 }
 
 /// The version field; deserialising any other value than

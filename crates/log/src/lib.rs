@@ -111,6 +111,7 @@
 //!     purpose: Some("dedupe".into()),
 //!     request: RequestId([7; 16]),
 //!     audit_tag: Some(tag),
+//!     share_commitments: None,
 //! }).await?;
 //!
 //! // Three nodes cosign the tree head.

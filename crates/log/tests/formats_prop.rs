@@ -40,6 +40,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
                     purpose,
                     request: RequestId(request),
                     audit_tag: key.map(|k| AuditKey::from_bytes(k).new_tag(&mut rng)),
+                    share_commitments: None,
                 }
                 .with_seq(seq)
             },

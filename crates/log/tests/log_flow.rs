@@ -26,6 +26,7 @@ fn new_entry(rng: &mut StdRng, key: Option<&AuditKey>, rp: &str) -> NewEntry {
         purpose: Some("door-access".to_owned()),
         request: RequestId(rng.random()),
         audit_tag: key.map(|k| k.new_tag(rng)),
+        share_commitments: None,
     }
 }
 
@@ -174,6 +175,7 @@ async fn entry_encoding_is_canonical_and_versioned() {
         purpose: None,
         request: RequestId([0xab; 16]),
         audit_tag: None,
+        share_commitments: None,
     }
     .with_seq(42);
     let b = e.to_bytes();
@@ -189,6 +191,32 @@ async fn entry_encoding_is_canonical_and_versioned() {
     assert_eq!(
         Entry::from_bytes(&tagged.to_bytes()).expect("decodes"),
         tagged
+    );
+    // Enrollment entries carry the share commitments at the end; the others
+    // omit the field, and an explicit null is not canonical.
+    let mut committed = e.clone();
+    committed.share_commitments = Some(vec!["ab".repeat(32); 3]);
+    let cb = committed.to_bytes();
+    assert!(
+        String::from_utf8(cb.clone())
+            .expect("utf8")
+            .ends_with(&format!(
+                r#","share_commitments":["{0}","{0}","{0}"]}}"#,
+                "ab".repeat(32)
+            ))
+    );
+    assert_eq!(Entry::from_bytes(&cb).expect("decodes"), committed);
+    assert!(
+        Entry::from_bytes(
+            pinned
+                .replace(
+                    r#""audit_tag":null}"#,
+                    r#""audit_tag":null,"share_commitments":null}"#
+                )
+                .as_bytes()
+        )
+        .is_err(),
+        "explicit null accepted"
     );
 
     let s = pinned;
@@ -302,6 +330,7 @@ fn as_new(e: &Entry) -> NewEntry {
         purpose: e.purpose.clone(),
         request: e.request,
         audit_tag: e.audit_tag,
+        share_commitments: e.share_commitments.clone(),
     }
 }
 

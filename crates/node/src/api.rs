@@ -55,11 +55,13 @@ impl IntoResponse for NodeError {
 }
 
 fn check_request_id(id: &str) -> Result<(), NodeError> {
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // Lower case only: the id is hashed into commitments as text and
+    // logged as bytes, and both spellings must agree.
+    if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {
         Err(NodeError::BadRequest(
-            "request_id must be 32 hex characters".into(),
+            "request_id must be 32 lower-case hex characters".into(),
         ))
     }
 }
@@ -80,6 +82,11 @@ async fn enroll(
 ) -> Result<Json<EnrollResponse>, NodeError> {
     check_request_id(&req.request_id)?;
     check_shares(req.shares.len())?;
+    if sanctuary_proto::wire::parse_components(&req.components).is_none() {
+        return Err(NodeError::BadRequest(
+            "components: expected 3 share component commitments of 64 hex characters".into(),
+        ));
+    }
     let id = EnrollmentId(rand::random());
     let op = Op::Enroll(EnrollOp {
         kind: req.kind,
@@ -87,6 +94,7 @@ async fn enroll(
         site: req.site,
         statement: req.statement,
         audit_tag: req.audit_tag,
+        components: req.components,
     });
     let (seq, outcome, _) = node
         .coordinate(&req.request_id, op, Some(req.shares), None)

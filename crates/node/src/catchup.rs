@@ -9,8 +9,10 @@
 //! hold before: Pi's share is (x_i, x_{i+1}); P(i+1) holds x_{i+1} as its own
 //! component, P(i-1) holds x_i as its "next" one. Pi checks that both peers
 //! sent the same entries and that appending them to its own log gives the
-//! root both report (its log must be a prefix of theirs), then commits
-//! everything in one transaction and reloads its galleries.
+//! root both report (its log must be a prefix of theirs), checks each
+//! component against the commitment the subject signed (carried by the
+//! enrollment's entry), then commits everything in one transaction and
+//! reloads its galleries.
 //!
 //! Not covered: a node *ahead* of the two others (it applied an op they did
 //! not, both having crashed in the same window); it stays halted for an
@@ -57,8 +59,8 @@ struct NewEnrollment {
     kind: String,
     subject: Option<String>,
     last_used_ms: i64,
-    /// The requester's share component this peer holds (base64), not
-    /// compared between peers.
+    /// The requester's share component this peer holds (base64); checked
+    /// against the commitment in the enrollment's log entry.
     #[serde(default)]
     component: String,
 }
@@ -335,6 +337,38 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
         let (next_c, own_c) = (decode(&n.component)?, decode(&p.component)?);
         if next_c.len() != own_c.len() || next_c.is_empty() {
             return Err(behind("share components of different lengths"));
+        }
+        // Each component comes from one peer only: check it against the
+        // commitment the subject signed, which the (agreed, root-checked)
+        // enrollment entry carries. A peer that sends another component is
+        // named, and nothing is written.
+        let entry = entries
+            .iter()
+            .find(|e| e.seq == n.enrolled_seq)
+            .ok_or_else(|| {
+                behind(format!(
+                    "enrollment {} has no entry in the missed ops",
+                    n.id
+                ))
+            })?;
+        let committed = entry
+            .share_commitments
+            .as_deref()
+            .and_then(sanctuary_proto::wire::parse_components)
+            .ok_or_else(|| {
+                behind(format!(
+                    "the entry of enrollment {} carries no share commitments",
+                    n.id
+                ))
+            })?;
+        let request = hex::encode(entry.request.0);
+        for (peer, j, c) in [(me.prev(), me, &own_c), (me.next(), me.next(), &next_c)] {
+            if sanctuary_proto::wire::component_commitment(&request, j, c) != committed[j.index()] {
+                return Err(behind(format!(
+                    "{peer} sent a share component of enrollment {} that is not the one the subject committed to; nothing was written",
+                    n.id
+                )));
+            }
         }
         let mut share = Zeroizing::new(Vec::with_capacity(2 * own_c.len()));
         share.extend_from_slice(&own_c);

@@ -430,6 +430,24 @@ impl Node {
                 "this node's share has the wrong size for the template kind",
             ));
         }
+        // An enrollment's two components must be the ones the subject
+        // committed to: what a peer later sends in a catch-up is checked
+        // against the same commitments.
+        if let Op::Enroll(op) = &start.op {
+            let Some(c) = sanctuary_proto::wire::parse_components(&op.components) else {
+                return Err(bad("the enrollment carries no share component commitments"));
+            };
+            let (own, next) = bytes.split_at(bytes.len() / 2);
+            let ok = |j: PartyId, half: &[u8]| {
+                sanctuary_proto::wire::component_commitment(&start.request_id, j, half)
+                    == c[j.index()]
+            };
+            if !ok(party, own) || !ok(party.next(), next) {
+                return Err(bad(
+                    "this node's share does not match the share component commitments the subject signed",
+                ));
+            }
+        }
         Ok(digests)
     }
 

@@ -47,7 +47,7 @@ fn get_text(id: &str, summary: &str, what: &str) -> Value {
 pub(crate) fn document() -> Value {
     let kind = json!({"type": "string", "enum": ["embedding", "iris"]});
     let shares = json!({"type": "array", "minItems": 3, "maxItems": 3, "items": sealed()});
-    let rid = json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"});
+    let rid = json!({"type": "string", "pattern": "^[0-9a-f]{32}$"});
     let eid = json!({"type": "string", "pattern": "^[0-9a-f]{32}$"});
     let tag = json!({"type": "object", "properties": {"nonce": {"type": "string"}, "tag": {"type": "string"}}});
     let statement = json!({"type": "object", "required": ["statement", "subject", "signature"],
@@ -65,8 +65,10 @@ pub(crate) fn document() -> Value {
             "description": "Operations go to the coordinator (party 0). Template shares are sealed to each node; decision shares are sealed to the client, so no node learns a template and only the client learns a decision."},
         "paths": {
             "/v1/enroll": op("enroll", "Dedupe, then enroll if unique",
-                json!({"type": "object", "required": ["request_id", "kind", "shares", "site", "statement"], "additionalProperties": false,
-                    "properties": {"request_id": rid, "kind": kind, "shares": shares, "site": {"type": "string"}, "statement": statement.clone(), "audit_tag": tag.clone()}}),
+                json!({"type": "object", "required": ["request_id", "kind", "shares", "site", "statement", "components"], "additionalProperties": false,
+                    "properties": {"request_id": rid, "kind": kind, "shares": shares, "site": {"type": "string"}, "statement": statement.clone(), "audit_tag": tag.clone(),
+                        "components": {"type": "array", "minItems": 3, "maxItems": 3, "description": "SHA-256 commitment to each share component x0, x1, x2 (covered by the statement; written to the log entry)",
+                            "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}}),
                 json!({"type": "object", "properties": {"status": {"enum": ["enrolled", "already_enrolled"]}, "enrollment_id": eid, "seq": {"type": "integer"}}})),
             "/v1/verify": op("verify", "1:1 verification against one enrollment", match_req.clone(), match_resp.clone()),
             "/v1/dedupe": op("dedupe", "1:N: is this template already enrolled?", match_req, match_resp),

@@ -38,6 +38,7 @@ pub(crate) async fn build<S: LogStore>(
         purpose: fields.purpose,
         request,
         audit_tag: fields.audit_tag,
+        share_commitments: fields.share_commitments,
     }
     .with_seq(seq);
     let prepared = log.prepare(entry.clone()).await?;
@@ -92,13 +93,26 @@ impl Preload {
             share,
             subject: subject.clone(),
         };
+        let request: [u8; 16] = rand::random();
+        let request_hex = hex::encode(request);
+        let components = shares
+            .iter()
+            .zip(PartyId::ALL)
+            .map(|(share, j)| {
+                hex::encode(sanctuary_proto::wire::component_commitment(
+                    &request_hex,
+                    j,
+                    &share[..share.len() / 2],
+                ))
+            })
+            .collect();
         let [s0, s1, s2] = shares;
         let (first, entry) = build(
             &self.log,
             self.next_seq,
             time_ms,
-            RequestId(rand::random()),
-            crate::ops::enroll_entry(&self.site, None),
+            RequestId(request),
+            crate::ops::enroll_entry(&self.site, None, components),
             LogOutcome::Performed,
             change(s0),
             Vec::new(),

@@ -401,6 +401,113 @@ async fn retention_deletes_unused_enrollments_by_itself() {
     }
 }
 
+/// A peer that serves a lagging node another share component than the one
+/// it holds (here: P1's stored share altered in its database) is caught by
+/// the commitment in the enrollment's log entry, named, and nothing is
+/// written: P2 halts rather than rebuild a corrupted share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_share_component_in_a_catch_up_is_caught_and_named() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let params = net.matching.embedding;
+    let client = Client::new(net).expect("client");
+    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    wait_ready(&client).await;
+    let now = OffsetDateTime::now_utc();
+    let (alice, mut bob) = (Wallet::create(now), Wallet::create(now));
+    client
+        .enroll(
+            &template(&person(1, &params), &params),
+            &alice,
+            "site.example",
+        )
+        .await
+        .expect("enroll alice");
+    let missed_from = client.health(PartyId::P2).await.expect("health")["next_seq"]
+        .as_i64()
+        .expect("size");
+    let bob_id = client
+        .enroll(
+            &template(&person(2, &params), &params),
+            &bob,
+            "site.example",
+        )
+        .await
+        .expect("enroll bob")
+        .enrollment_id
+        .expect("id");
+    stop(nodes[2].take().expect("running")).await;
+    roll_back(dir, 2, missed_from).await;
+    // P1 (P2's previous party) serves P2 its own component x2: the second
+    // half of P1's stored share. One bit of it changes.
+    stop(nodes[1].take().expect("running")).await;
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.join("node-1/node.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        let (mut share,): (Vec<u8>,) =
+            sqlx::query_as("SELECT share FROM enrollments WHERE id = $1")
+                .bind(bob_id.0.to_vec())
+                .fetch_one(&mut c)
+                .await
+                .expect("bob's share on P1");
+        let last = share.len() - 1;
+        share[last] ^= 1;
+        sqlx::query("UPDATE enrollments SET share = $1 WHERE id = $2")
+            .bind(share)
+            .bind(bob_id.0.to_vec())
+            .execute(&mut c)
+            .await
+            .expect("alter");
+        c.close().await.expect("close");
+    }
+    nodes[1] = Some(start(config(dir, 1)));
+    nodes[2] = Some(start(config(dir, 2)));
+    wait_ready(&client).await;
+
+    // An op makes P2 notice it is behind; its catch-up must fail, naming P1.
+    let consent = token(
+        &mut bob,
+        BANK,
+        &[Purpose::Verify],
+        Duration::minutes(30),
+        None,
+    );
+    let probe = template(&noisy(&person(2, &params), 5), &params);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let halted = loop {
+        let _ = client.verify(bob_id, &probe, &consent).await;
+        let h = client.health(PartyId::P2).await.expect("health");
+        if let Some(why) = h["halted"].as_str() {
+            break why.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "P2 never halted: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        halted.contains("P1 sent a share component") && halted.contains(&bob_id.to_string()),
+        "{halted}"
+    );
+    for n in nodes.iter_mut() {
+        if let Some(n) = n.take() {
+            stop(n).await;
+        }
+    }
+    let store = sanctuary_store::Store::open(&config(dir, 2).storage_url())
+        .await
+        .expect("open");
+    assert!(
+        !store.has_share(&bob_id).await.expect("has_share"),
+        "the corrupted share was written"
+    );
+    store.close().await;
+}
+
 /// Rolls node `i`'s SQLite database back to its first `size` log entries,
 /// as if it had missed everything after (node stopped).
 async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {

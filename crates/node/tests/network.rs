@@ -385,7 +385,7 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
     let wallet = Wallet::create(time::OffsetDateTime::now_utc());
     let statement = sanctuary_consent::EnrollmentStatement::new(
         NetworkId::new(&tn.net.network).expect("id"),
-        sanctuary_proto::wire::enrollment_commitment(rid, kind, &[junk.digest(); 3]),
+        sanctuary_proto::wire::enrollment_commitment(rid, kind, &[junk.digest(); 3], &[[7; 32]; 3]),
         time::OffsetDateTime::now_utc(),
     );
     let req = sanctuary_proto::wire::EnrollRequest {
@@ -395,6 +395,7 @@ async fn malformed_requests_get_4xx_and_change_nothing(backend: Backend) {
         site: "site.example".into(),
         statement: sanctuary_consent::SignedStatement::sign(&wallet, statement),
         audit_tag: None,
+        components: vec![hex::encode([7u8; 32]); 3],
     };
     let r = post("/v1/enroll", serde_json::to_string(&req).expect("json"))
         .await

@@ -34,20 +34,28 @@ pub struct EnrollRequest {
     /// The subject's blinded audit tag for the log entry.
     #[serde(default)]
     pub audit_tag: Option<AuditTag>,
+    /// [`component_commitment`] of each share component `x_0, x_1, x_2`
+    /// (64 hex each, component order). Covered by the statement's template
+    /// commitment and written to the log entry, so every node checks the
+    /// two components it was given, and a node rebuilding its share later
+    /// (catch-up) checks the components its peers send.
+    pub components: Vec<String>,
 }
 
 /// The template commitment an enrollment statement must carry: it binds the
-/// subject's signature to this one request and to the three sealed shares
-/// ([`SealedBox::digest`], in party order), so neither the coordinator nor
-/// anyone on the path can replace a node's share of the template (the nodes
-/// cannot see the template itself).
+/// subject's signature to this one request, to the three sealed shares
+/// ([`SealedBox::digest`], in party order) and to the three share
+/// components ([`component_commitment`]), so neither the coordinator, nor
+/// anyone on the path, nor a peer serving a catch-up can replace a node's
+/// share of the template (the nodes cannot see the template itself).
 pub fn enrollment_commitment(
     request_id: &str,
     kind: TemplateKind,
     share_digests: &[[u8; 32]],
+    components: &[[u8; 32]],
 ) -> [u8; 32] {
     let mut h = Sha256::new()
-        .chain_update(b"sanctuary/enroll/v2\0")
+        .chain_update(b"sanctuary/enroll/v3\0")
         .chain_update(request_id.as_bytes())
         .chain_update(b"\0")
         .chain_update(kind.to_string().as_bytes());
@@ -55,7 +63,39 @@ pub fn enrollment_commitment(
         h.update(b"\0");
         h.update(d);
     }
+    h.update(b"\0components");
+    for c in components {
+        h.update(b"\0");
+        h.update(c);
+    }
     h.finalize().into()
+}
+
+/// Commitment to share component `x_j` (its bytes as in
+/// [`crate::share_to_bytes`], one half of a share) of enrollment request
+/// `request_id`. A component alone is uniformly random, so its hash reveals
+/// nothing about the template; it is public in the log entry.
+pub fn component_commitment(
+    request_id: &str,
+    component: sanctuary_share::PartyId,
+    bytes: &[u8],
+) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"sanctuary/share-component/v1\0")
+        .chain_update(request_id.as_bytes())
+        .chain_update([0, component.index() as u8])
+        .chain_update(bytes)
+        .finalize()
+        .into()
+}
+
+/// Parses the three hex component commitments of an enrollment.
+pub fn parse_components(hexes: &[String]) -> Option<[[u8; 32]; 3]> {
+    let parsed: Vec<[u8; 32]> = hexes
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
+        .collect::<Option<_>>()?;
+    parsed.try_into().ok()
 }
 
 /// A node's decision share for the client, sealed to the client's key and
@@ -307,6 +347,9 @@ pub struct EnrollOp {
     pub statement: SignedStatement<EnrollmentStatement>,
     /// Audit tag for the entry.
     pub audit_tag: Option<AuditTag>,
+    /// Commitments to the three share components (see
+    /// [`EnrollRequest::components`]).
+    pub components: Vec<String>,
 }
 
 /// 1:1 comparison with one enrollment.

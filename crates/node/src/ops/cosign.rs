@@ -26,6 +26,7 @@ pub(super) fn entry(_op: &CosignOp) -> EntryFields {
         relying_party: None,
         purpose: None,
         audit_tag: None,
+        share_commitments: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sanctuary_log::Operation;
 use sanctuary_proto::RefusalCode;
-use sanctuary_proto::wire::{EnrollOp, Refusal, enrollment_commitment};
+use sanctuary_proto::wire::{EnrollOp, Refusal, enrollment_commitment, parse_components};
 use sanctuary_store::{ConsentWrite, StateChange};
 
 use super::{Done, EntryFields, RunCx, VerdictCx};
@@ -14,11 +14,19 @@ use crate::engine::Outcome;
 
 pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
     let site = rp(&op.site)?;
-    // The subject signed this request and these three shares: a node
-    // handed another box (by the coordinator or the path) refuses.
+    // The subject signed this request, these three shares and their
+    // components: a node handed another box (by the coordinator or the
+    // path) refuses. That its own share matches the components is checked
+    // where the box is opened.
+    let components = parse_components(&op.components).ok_or_else(|| {
+        refusal(
+            RefusalCode::ShareNotBound,
+            "the enrollment does not carry three 32-byte share component commitments",
+        )
+    })?;
     if cx.share_digests.len() != 3
         || op.statement.statement.template_commitment
-            != enrollment_commitment(cx.request_id, op.kind, cx.share_digests)
+            != enrollment_commitment(cx.request_id, op.kind, cx.share_digests, &components)
     {
         return Err(refusal(
             RefusalCode::StatementWrongRequest,
@@ -34,12 +42,19 @@ pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
 }
 
 pub(super) fn entry(op: &EnrollOp) -> EntryFields {
-    fields(&op.site, op.audit_tag)
+    fields(&op.site, op.audit_tag, op.components.clone())
 }
 
-/// The entry of an enrollment at `site` (also what preloaded ones get).
-pub(crate) fn fields(site: &str, audit_tag: Option<sanctuary_log::AuditTag>) -> EntryFields {
-    EntryFields::new(Operation::Enroll, Some(site), "enroll", audit_tag)
+/// The entry of an enrollment at `site` whose share components have the
+/// commitments `components` (also what preloaded ones get).
+pub(crate) fn fields(
+    site: &str,
+    audit_tag: Option<sanctuary_log::AuditTag>,
+    components: Vec<String>,
+) -> EntryFields {
+    let mut f = EntryFields::new(Operation::Enroll, Some(site), "enroll", audit_tag);
+    f.share_commitments = Some(components);
+    f
 }
 
 pub(super) async fn run(op: &EnrollOp, cx: &mut RunCx<'_>) -> Result<Done, NodeError> {

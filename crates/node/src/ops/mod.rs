@@ -116,6 +116,8 @@ pub(crate) struct EntryFields {
     pub(crate) relying_party: Option<String>,
     pub(crate) purpose: Option<String>,
     pub(crate) audit_tag: Option<AuditTag>,
+    /// Enrollments: the share component commitments (hex).
+    pub(crate) share_commitments: Option<Vec<String>>,
 }
 
 impl EntryFields {
@@ -130,6 +132,7 @@ impl EntryFields {
             relying_party: relying_party.map(str::to_owned),
             purpose: Some(purpose.to_owned()),
             audit_tag,
+            share_commitments: None,
         }
     }
 }
