@@ -179,7 +179,8 @@ async fn a_replaced_share_is_refused_at_enrollment_and_caught_at_verification() 
     wait_ready(&n.client).await;
 
     // Enrollment: the subject signed the digests of the three shares it
-    // made, so P1 refuses the replaced one, and nothing is stored.
+    // made and the commitments to their components, so P1 refuses the
+    // replaced one as soon as it opens it, and nothing is stored.
     let bob = Wallet::create(OffsetDateTime::now_utc());
     let before = n.client.health(PartyId::P1).await.expect("health")["enrolled"]["embedding"]
         .as_u64()
@@ -194,7 +195,7 @@ async fn a_replaced_share_is_refused_at_enrollment_and_caught_at_verification() 
         .await
         .expect_err("a replaced share must not be enrolled");
     assert!(
-        matches!(&err, ClientError::Refused { party: PartyId::P1, code, .. } if *code == "statement_wrong_request"),
+        matches!(&err, ClientError::Refused { party: PartyId::P1, code, .. } if *code == "share_not_bound"),
         "{err:?}"
     );
     for p in PartyId::ALL {
