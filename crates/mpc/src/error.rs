@@ -26,6 +26,18 @@ pub enum MpcError {
         /// The two parties whose copies disagree (one of them cheated).
         culprits: [PartyId; 2],
     },
+    /// A party's proof of the messages it sent failed: it (or, less
+    /// likely, the party that checked it with us) deviated from the
+    /// protocol. Nothing was opened.
+    #[error("cheating detected by {detected_by} in {step}: the proof of {suspect} failed")]
+    Cheating {
+        /// The party whose proof failed.
+        suspect: PartyId,
+        /// The party that found it.
+        detected_by: PartyId,
+        /// The protocol step.
+        step: &'static str,
+    },
     /// Shares could not be combined.
     #[error(transparent)]
     Share(#[from] ShareError),

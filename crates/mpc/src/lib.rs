@@ -28,7 +28,9 @@
 #![warn(missing_docs)]
 
 mod bits;
+mod dzkp;
 mod error;
+mod gf64;
 mod kernels;
 mod matching;
 mod protocol;
@@ -46,5 +48,5 @@ pub use matching::{
     match_iris, prepare_embedding_query, prepare_iris_query,
 };
 pub use protocol::{and_bits, msb_bits, not_bits, open_bits, or_reduce_groups};
-pub use session::{Session, SessionStats};
+pub use session::{Security, Session, SessionStats};
 pub use transport::{LocalTransport, Transport, TransportError};

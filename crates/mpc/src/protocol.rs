@@ -16,27 +16,12 @@ pub(crate) async fn and_words<R: Ring, T: Transport>(
     if a.len() != b.len() {
         return Err(MpcError::Input("AND operands differ in length"));
     }
-    let z: Vec<R> = a
-        .own()
-        .iter()
-        .zip(a.next())
-        .zip(b.own().iter().zip(b.next()))
-        .map(|((&a0, &a1), (&b0, &b1))| (a0 & b0) ^ (a0 & b1) ^ (a1 & b0))
-        .collect();
-    sess.reshare_bool(z).await
+    sess.and_reshare((a.own(), a.next()), (b.own(), b.next()))
+        .await
 }
 
 fn share<R: Ring>(party: PartyId, own: Vec<R>, next: Vec<R>) -> Result<ShareVec<R>, MpcError> {
     Ok(ShareVec::from_parts(party, own, next)?)
-}
-
-/// `a_o&b_o ^ a_o&b_n ^ a_n&b_o`: this party's XOR term of `a & b`.
-fn and_term<R: Ring>(ao: &[R], an: &[R], bo: &[R], bn: &[R]) -> Vec<R> {
-    ao.iter()
-        .zip(an)
-        .zip(bo.iter().zip(bn))
-        .map(|((&a0, &a1), (&b0, &b1))| (a0 & b0) ^ (a0 & b1) ^ (a1 & b0))
-        .collect()
 }
 
 /// The sign bit (most significant bit) of every arithmetically shared value,
@@ -62,17 +47,21 @@ pub async fn msb_bits<R: Ring, T: Transport>(
     // Carry-save layer: s = X0 ^ X1 ^ X2 is x itself read as XOR shares, and
     // carry = maj(X0, X1, X2) = ((X0 ^ X2) & (X1 ^ X2)) ^ X2. This party's
     // shares of u = X0 ^ X2, w = X1 ^ X2 and X2 follow from which components
-    // it holds (P_i holds x_i as own and x_{i+1} as next); zero parts are
-    // dropped from the AND term.
-    let maj_term: Vec<R> = match party {
-        // u = (x0, 0), w = (0, x1): term = x0 & x1.
-        PartyId::P0 => xo.iter().zip(xn).map(|(&a, &b)| a & b).collect(),
-        // u = (0, x2), w = (x1, x2): term = x2 & x1.
-        PartyId::P1 => xo.iter().zip(xn).map(|(&a, &b)| b & a).collect(),
-        // u = (x2, x0), w = (x2, 0): term = x2 & x2 ^ x0 & x2 = x2 ^ (x0 & x2).
-        PartyId::P2 => xo.iter().zip(xn).map(|(&a, &b)| a ^ (b & a)).collect(),
+    // it holds (P_i holds x_i as own and x_{i+1} as next). It is written as
+    // one plain AND of u and w (zero parts included) so that malicious
+    // security proves it like every other AND.
+    let zero = vec![R::ZERO; n];
+    type Pair<R> = (Vec<R>, Vec<R>);
+    let (u, w): (Pair<R>, Pair<R>) = match party {
+        // u = (x0, 0), w = (0, x1).
+        PartyId::P0 => ((xo.to_vec(), zero.clone()), (zero.clone(), xn.to_vec())),
+        // u = (0, x2), w = (x1, x2).
+        PartyId::P1 => ((zero.clone(), xn.to_vec()), (xo.to_vec(), xn.to_vec())),
+        // u = (x2, x0), w = (x2, 0).
+        PartyId::P2 => ((xo.to_vec(), xn.to_vec()), (xo.to_vec(), zero.clone())),
     };
-    let maj = sess.reshare_bool(maj_term).await?;
+    let maj = sess.and_reshare((&u.0, &u.1), (&w.0, &w.1)).await?;
+    drop((u, w, zero));
     let (mut c_own, mut c_next) = maj.into_parts();
     // X2's shares: P1 holds it as next, P2 as own.
     match party {
@@ -86,7 +75,7 @@ pub async fn msb_bits<R: Ring, T: Transport>(
     // Kogge-Stone on s + c: propagate P = s ^ c, generate G = s & c.
     let p0_own: Vec<R> = xo.iter().zip(&c_own).map(|(&a, &b)| a ^ b).collect();
     let p0_next: Vec<R> = xn.iter().zip(&c_next).map(|(&a, &b)| a ^ b).collect();
-    let g = sess.reshare_bool(and_term(xo, xn, &c_own, &c_next)).await?;
+    let g = sess.and_reshare((xo, xn), (&c_own, &c_next)).await?;
     drop((c_own, c_next));
     let (mut g_own, mut g_next) = g.into_parts();
     let mut p_own = p0_own.clone();
@@ -98,15 +87,29 @@ pub async fn msb_bits<R: Ring, T: Transport>(
         span *= 2;
         let gs_own: Vec<R> = g_own.iter().map(|&v| v << sh).collect();
         let gs_next: Vec<R> = g_next.iter().map(|&v| v << sh).collect();
-        let mut term = and_term(&p_own, &p_next, &gs_own, &gs_next);
         let last = span >= top;
-        if !last {
+        let (prod, mut prod_own, mut prod_next);
+        if last {
+            prod = sess
+                .and_reshare((&p_own, &p_next), (&gs_own, &gs_next))
+                .await?;
+        } else {
             // P' = P & (P << sh) in the same round as G' = G ^ (P & (G << sh)).
-            let ps_own: Vec<R> = p_own.iter().map(|&v| v << sh).collect();
-            let ps_next: Vec<R> = p_next.iter().map(|&v| v << sh).collect();
-            term.extend(and_term(&p_own, &p_next, &ps_own, &ps_next));
+            let twice = |v: &[R]| [v, v].concat();
+            let with = |g: &[R], p: &[R]| -> Vec<R> {
+                g.iter()
+                    .copied()
+                    .chain(p.iter().map(|&v| v << sh))
+                    .collect()
+            };
+            prod = sess
+                .and_reshare(
+                    (&twice(&p_own), &twice(&p_next)),
+                    (&with(&gs_own, &p_own), &with(&gs_next, &p_next)),
+                )
+                .await?;
         }
-        let (mut prod_own, mut prod_next) = sess.reshare_bool(term).await?.into_parts();
+        (prod_own, prod_next) = prod.into_parts();
         if !last {
             p_own = prod_own.split_off(n);
             p_next = prod_next.split_off(n);
@@ -190,10 +193,7 @@ async fn or_words<T: Transport>(
     let party = sess.party();
     not_words(party, &mut lo, &mut ln);
     not_words(party, &mut ro, &mut rn);
-    let (mut o, mut n) = sess
-        .reshare_bool(and_term(&lo, &ln, &ro, &rn))
-        .await?
-        .into_parts();
+    let (mut o, mut n) = sess.and_reshare((&lo, &ln), (&ro, &rn)).await?.into_parts();
     not_words(party, &mut o, &mut n);
     Ok((o, n))
 }

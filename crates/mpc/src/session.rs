@@ -1,6 +1,21 @@
 use sanctuary_share::{CorrelatedRng, PartyId, PrfKey, Ring, ShareVec};
 
+use crate::dzkp::{self, AndLog};
 use crate::{MpcError, Transport};
+
+/// The adversary a session is secure against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Security {
+    /// Honest-but-curious parties: messages are used as received.
+    #[default]
+    SemiHonest,
+    /// One party may deviate: every AND message is proven to the two other
+    /// parties (a distributed zero-knowledge proof) before anything is
+    /// opened, and the session aborts with [`MpcError::Cheating`] if a proof
+    /// fails. The arithmetic reshare of the dot products is not proven yet
+    /// (docs/ARCHITECTURE.md, issue 12).
+    Malicious,
+}
 
 /// Traffic counters of one session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,6 +35,16 @@ pub struct Session<T: Transport> {
     transport: T,
     rng: CorrelatedRng,
     stats: SessionStats,
+    security: Security,
+    /// The AND relations still to prove (malicious security only).
+    ands: AndLog,
+    /// Tests: a *consistent* deviation, `(exchange index, xor mask)`: this
+    /// party XORs the mask into the first element of that reshare and keeps
+    /// the altered value as its own component too, so openings still agree.
+    #[cfg(test)]
+    pub(crate) fault: Option<(u64, u64)>,
+    #[cfg(test)]
+    exchanges: u64,
 }
 
 pub(crate) fn to_bytes<R: Ring>(v: &[R]) -> Vec<u8> {
@@ -55,6 +80,12 @@ impl<T: Transport> Session<T> {
                 messages_sent: 1,
                 rounds: 1,
             },
+            security: Security::default(),
+            ands: AndLog::default(),
+            #[cfg(test)]
+            fault: None,
+            #[cfg(test)]
+            exchanges: 0,
         })
     }
 
@@ -69,7 +100,67 @@ impl<T: Transport> Session<T> {
             transport,
             rng,
             stats: SessionStats::default(),
+            security: Security::default(),
+            ands: AndLog::default(),
+            #[cfg(test)]
+            fault: None,
+            #[cfg(test)]
+            exchanges: 0,
         })
+    }
+
+    /// Sets the adversary this session defends against (every party must
+    /// choose the same, before the first protocol step).
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// The adversary this session defends against.
+    pub fn security(&self) -> Security {
+        self.security
+    }
+
+    /// Proves this party's AND messages since the last proof to its peers
+    /// and checks theirs (malicious security; a no-op otherwise). Runs
+    /// before every opening; call it before handing shares to a client.
+    pub async fn verify(&mut self) -> Result<(), MpcError> {
+        if self.security == Security::SemiHonest {
+            return Ok(());
+        }
+        let log = std::mem::take(&mut self.ands);
+        dzkp::verify(self, &log).await
+    }
+
+    pub(crate) fn rng_streams<R: Ring>(&mut self, n: usize) -> (Vec<R>, Vec<R>) {
+        self.rng.streams(n)
+    }
+
+    /// `a & b` for XOR sharings given as (own, next) components, one round:
+    /// `a_o&b_o ^ a_o&b_n ^ a_n&b_o`, re-randomised and reshared. Under
+    /// malicious security the relation is remembered for [`Self::verify`].
+    pub(crate) async fn and_reshare<R: Ring>(
+        &mut self,
+        a: (&[R], &[R]),
+        b: (&[R], &[R]),
+    ) -> Result<ShareVec<R>, MpcError> {
+        let n = a.0.len();
+        if a.1.len() != n || b.0.len() != n || b.1.len() != n {
+            return Err(MpcError::Input("AND operands differ in length"));
+        }
+        let term = (0..n).map(|k| (a.0[k] & b.0[k]) ^ (a.0[k] & b.1[k]) ^ (a.1[k] & b.0[k]));
+        if self.security == Security::SemiHonest {
+            return self.reshare_bool(term.collect()).await;
+        }
+        let (f_own, f_next) = self.rng.streams::<R>(n);
+        let z: Vec<R> = term
+            .zip(f_own.iter().zip(&f_next))
+            .map(|(t, (&x, &y))| t ^ x ^ y)
+            .collect();
+        let out = self.exchange(z).await?;
+        self.ands
+            .record(a, b, out.own(), out.next(), &f_own, &f_next);
+        Ok(out)
     }
 
     /// The local party.
@@ -144,7 +235,23 @@ impl<T: Transport> Session<T> {
         self.exchange(z).await
     }
 
-    async fn exchange<R: Ring>(&mut self, z: Vec<R>) -> Result<ShareVec<R>, MpcError> {
+    async fn exchange<R: Ring>(
+        &mut self,
+        #[cfg_attr(not(test), allow(unused_mut))] mut z: Vec<R>,
+    ) -> Result<ShareVec<R>, MpcError> {
+        #[cfg(test)]
+        {
+            if let Some((at, mask)) = self.fault
+                && at == self.exchanges
+                && let Some(first) = z.first_mut()
+            {
+                let bytes: &mut [u8] = bytemuck::bytes_of_mut(first);
+                for (b, m) in bytes.iter_mut().zip(mask.to_le_bytes()) {
+                    *b ^= m;
+                }
+            }
+            self.exchanges += 1;
+        }
         let party = self.party();
         self.stats.rounds += 1;
         self.send(party.prev(), &z).await?;
@@ -156,6 +263,8 @@ impl<T: Transport> Session<T> {
     /// component from both of its holders and checks that they agree, so a
     /// party that lies about its share is detected.
     pub(crate) async fn open_raw<R: Ring>(&mut self, x: &ShareVec<R>) -> Result<Vec<R>, MpcError> {
+        // Nothing is opened before every AND so far is proven.
+        self.verify().await?;
         let party = self.party();
         self.stats.rounds += 1;
         // The missing component x_{i+2} = x_{i-1}: the previous party holds it

@@ -112,6 +112,15 @@ impl CorrelatedRng {
         (a, b)
     }
 
+    /// The next `n` elements of both streams, `(own key's, next key's)`:
+    /// the own stream is shared with the previous party (its next stream),
+    /// the next stream with the next party (its own stream). Protocols that
+    /// must later prove what they sent (`sanctuary-mpc`'s malicious mode)
+    /// keep the two apart.
+    pub fn streams<R: Ring>(&mut self, n: usize) -> (Vec<R>, Vec<R>) {
+        self.pair(n)
+    }
+
     /// This party's part of an additive sharing of zero:
     /// `alpha_i = F(K_i) - F(K_{i+1})`, so that `alpha_0 + alpha_1 + alpha_2 = 0`.
     pub fn zero_share<R: Ring>(&mut self, n: usize) -> Vec<R> {

@@ -1,0 +1,140 @@
+//! GF(2^64), the field the AND-gate proofs ([`crate::dzkp`]) work in.
+//!
+//! Elements are polynomials over GF(2) of degree < 64, bit `l` the
+//! coefficient of `X^l`, reduced modulo the irreducible
+//! `X^64 + X^4 + X^3 + X + 1`. GF(2) is the subfield {0, 1}, so an AND of
+//! bits is a product of field elements, and a 64-bit word of bits read as
+//! a field element is a GF(2)-linear, injective image of the word: a word
+//! that is not zero stays non-zero.
+
+use std::ops::{Add, AddAssign, Mul};
+
+/// An element of GF(2^64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Gf64(pub(crate) u64);
+
+/// The low terms of the modulus: `X^64 = X^4 + X^3 + X + 1`.
+const REDUCTION: u64 = 0b1_1011;
+
+impl Gf64 {
+    pub(crate) const ZERO: Gf64 = Gf64(0);
+    #[cfg(test)]
+    pub(crate) const ONE: Gf64 = Gf64(1);
+
+    /// `self * X`.
+    #[inline]
+    pub(crate) fn mul_x(self) -> Gf64 {
+        let carry = self.0 >> 63;
+        Gf64((self.0 << 1) ^ (carry.wrapping_neg() & REDUCTION))
+    }
+}
+
+/// Carry-less product of two 64-bit polynomials, as (high, low) words.
+/// Written with 4-bit windows: a table of the 16 multiples of `a`, then one
+/// shift-and-xor per nibble of `b`.
+#[inline]
+fn clmul(a: u64, b: u64) -> (u64, u64) {
+    let mut table = [0u128; 16];
+    let a = u128::from(a);
+    for i in 1..16usize {
+        table[i] = if i % 2 == 0 {
+            table[i / 2] << 1
+        } else {
+            table[i - 1] ^ a
+        };
+    }
+    let mut acc = 0u128;
+    for k in (0..16).rev() {
+        acc = (acc << 4) ^ table[((b >> (4 * k)) & 0xf) as usize];
+    }
+    ((acc >> 64) as u64, acc as u64)
+}
+
+/// Reduces `hi * X^64 + lo` modulo the field polynomial.
+#[inline]
+fn reduce(hi: u64, lo: u64) -> u64 {
+    // hi * X^64 = hi * (X^4 + X^3 + X + 1); the part of that above X^64
+    // (at most 4 bits) is folded once more.
+    let (h2, l2) = clmul(hi, REDUCTION);
+    let (_, l3) = clmul(h2, REDUCTION);
+    lo ^ l2 ^ l3
+}
+
+// Addition in characteristic 2 is XOR.
+#[allow(clippy::suspicious_arithmetic_impl)]
+impl Add for Gf64 {
+    type Output = Gf64;
+    #[inline]
+    fn add(self, rhs: Gf64) -> Gf64 {
+        Gf64(self.0 ^ rhs.0)
+    }
+}
+
+#[allow(clippy::suspicious_op_assign_impl)]
+impl AddAssign for Gf64 {
+    #[inline]
+    fn add_assign(&mut self, rhs: Gf64) {
+        self.0 ^= rhs.0;
+    }
+}
+
+impl Mul for Gf64 {
+    type Output = Gf64;
+    #[inline]
+    fn mul(self, rhs: Gf64) -> Gf64 {
+        let (hi, lo) = clmul(self.0, rhs.0);
+        Gf64(reduce(hi, lo))
+    }
+}
+
+/// `sum_k a[k] * b[k]`.
+#[cfg(test)]
+pub(crate) fn inner(a: &[Gf64], b: &[Gf64]) -> Gf64 {
+    a.iter().zip(b).fold(Gf64::ZERO, |s, (&x, &y)| s + x * y)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bit-by-bit reference: shift-and-add with reduction at every step.
+    fn slow_mul(a: u64, b: u64) -> u64 {
+        let mut acc = Gf64::ZERO;
+        let mut t = Gf64(a);
+        for l in 0..64 {
+            if (b >> l) & 1 == 1 {
+                acc += t;
+            }
+            t = t.mul_x();
+        }
+        acc.0
+    }
+
+    #[test]
+    fn x_to_the_64_is_the_reduction_polynomial() {
+        let x63 = Gf64(1 << 63);
+        assert_eq!(x63.mul_x(), Gf64(REDUCTION));
+        assert_eq!(x63 * Gf64(2), Gf64(REDUCTION));
+        assert_eq!(x63 * x63, Gf64(slow_mul(1 << 63, 1 << 63)));
+    }
+
+    proptest! {
+        #[test]
+        fn multiplication_matches_the_reference_and_is_a_field(
+            a in any::<u64>(), b in any::<u64>(), c in any::<u64>(),
+        ) {
+            let (x, y, z) = (Gf64(a), Gf64(b), Gf64(c));
+            prop_assert_eq!((x * y).0, slow_mul(a, b));
+            prop_assert_eq!(x * y, y * x);
+            prop_assert_eq!((x * y) * z, x * (y * z));
+            prop_assert_eq!(x * (y + z), x * y + x * z);
+            prop_assert_eq!(x * Gf64::ONE, x);
+            // No zero divisors: a product of non-zero elements is non-zero.
+            if a != 0 && b != 0 {
+                prop_assert_ne!(x * y, Gf64::ZERO);
+            }
+        }
+    }
+}
