@@ -49,7 +49,10 @@
 
 use sanctuary_share::{CorrelatedRng, PartyId, PrfKey, Ring};
 
+use std::ops::{Add, Mul, Sub};
+
 use crate::gf64::Gf64;
+use crate::gr::{self, Gr};
 use crate::{MpcError, Session, Transport};
 
 /// Everything a party must remember about the ANDs since the last proof,
@@ -155,147 +158,168 @@ fn combine(theta: &[Gf64], x: impl Iterator<Item = u64>) -> Gf64 {
         .fold(Gf64::ZERO, |s, (&t, w)| s + t * Gf64(w))
 }
 
-/// The combination coefficients, expanded from a 128-bit seed.
-fn thetas(seed: [u64; 2], n: usize) -> Vec<Gf64> {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&seed[0].to_le_bytes());
-    key[8..].copy_from_slice(&seed[1].to_le_bytes());
-    let key = PrfKey::from_bytes(key);
-    let mut rng = CorrelatedRng::new(PartyId::P0, &key, &key);
-    let (t, _) = rng.streams::<u64>(n);
-    t.into_iter().map(Gf64).collect()
+/// What the proofs compute in: GF(2^64) for the ANDs, the Galois ring
+/// GR(2^32, 47) for the dot products.
+pub(crate) trait Elem:
+    Copy + PartialEq + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+{
+    const ZERO: Self;
+    /// 64-bit words per element, on the wire and from a random stream.
+    const WORDS: usize;
+    fn push_words(&self, out: &mut Vec<u64>);
+    fn from_words(w: &[u64]) -> Self;
+}
+
+impl Elem for Gf64 {
+    const ZERO: Self = Gf64::ZERO;
+    const WORDS: usize = 1;
+    fn push_words(&self, out: &mut Vec<u64>) {
+        out.push(self.0);
+    }
+    fn from_words(w: &[u64]) -> Self {
+        Gf64(w[0])
+    }
+}
+
+impl Elem for Gr {
+    const ZERO: Self = Gr::ZERO;
+    const WORDS: usize = gr::D.div_ceil(2);
+    fn push_words(&self, out: &mut Vec<u64>) {
+        for pair in self.0.chunks(2) {
+            let hi = pair.get(1).copied().unwrap_or(0);
+            out.push(u64::from(pair[0]) | (u64::from(hi) << 32));
+        }
+    }
+    fn from_words(w: &[u64]) -> Self {
+        let mut v = [0u32; gr::D];
+        for (k, o) in v.iter_mut().enumerate() {
+            *o = (w[k / 2] >> (32 * (k % 2))) as u32;
+        }
+        Gr(v)
+    }
+}
+
+fn elems<E: Elem>(w: &[u64]) -> Vec<E> {
+    w.chunks_exact(E::WORDS).map(E::from_words).collect()
+}
+
+fn words_of<E: Elem>(v: &[E]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(v.len() * E::WORDS);
+    for e in v {
+        e.push_words(&mut out);
+    }
+    out
+}
+
+/// `n` elements from each of the two streams.
+fn draw<E: Elem, T: Transport>(sess: &mut Session<T>, n: usize) -> (Vec<E>, Vec<E>) {
+    let (a, b) = sess.rng_streams::<u64>(n * E::WORDS);
+    (elems(&a), elems(&b))
 }
 
 /// Pads to a power of two with zeros (neutral in an inner product).
-fn pad_pow2(v: &mut Vec<Gf64>) {
+fn pad_pow2<E: Elem>(v: &mut Vec<E>) {
     let n = v.len().next_power_of_two();
-    v.resize(n, Gf64::ZERO);
+    v.resize(n, E::ZERO);
 }
 
-/// `f_0 + r (f_0 + f_1)` for the two halves of `v`.
-fn fold(v: &[Gf64], r: Gf64) -> Vec<Gf64> {
+/// `f(r) = f_0 + r (f_1 - f_0)` for the two halves of `v`.
+fn fold<E: Elem>(v: &[E], r: E) -> Vec<E> {
     let h = v.len() / 2;
     v[..h]
         .iter()
         .zip(&v[h..])
-        .map(|(&a, &b)| a + r * (a + b))
+        .map(|(&a, &b)| a + r * (b - a))
         .collect()
 }
 
 /// Coefficients of `h(X) = <f(X), g(X)>` for the halves of `u` and `w`.
-fn round_poly(u: &[Gf64], w: &[Gf64]) -> [Gf64; 3] {
+fn round_poly<E: Elem>(u: &[E], w: &[E]) -> [E; 3] {
     let h = u.len() / 2;
     let (u0, u1) = u.split_at(h);
     let (w0, w1) = w.split_at(h);
-    let mut c = [Gf64::ZERO; 3];
+    let mut c = [E::ZERO; 3];
     for k in 0..h {
-        c[0] += u0[k] * w0[k];
-        c[1] += u0[k] * w1[k] + u1[k] * w0[k];
-        c[2] += (u0[k] + u1[k]) * (w0[k] + w1[k]);
+        let (du, dw) = (u1[k] - u0[k], w1[k] - w0[k]);
+        c[0] = c[0] + u0[k] * w0[k];
+        c[1] = c[1] + u0[k] * dw + du * w0[k];
+        c[2] = c[2] + du * dw;
     }
     c
 }
 
-fn eval(c: &[Gf64; 3], r: Gf64) -> Gf64 {
+fn eval<E: Elem>(c: &[E; 3], r: E) -> E {
     c[0] + r * (c[1] + r * c[2])
 }
 
-fn to_u64(v: &[Gf64]) -> Vec<u64> {
-    v.iter().map(|g| g.0).collect()
+/// `h(0) + h(1) = 2 c_0 + c_1 + c_2`.
+fn ends<E: Elem>(c: &[E; 3]) -> E {
+    c[0] + c[0] + c[1] + c[2]
 }
 
-/// Proves this party's ANDs to its two peers and checks theirs; clears the
-/// log. Every party calls it at the same point of the protocol.
-pub(crate) async fn verify<T: Transport>(
+/// One party's three roles in a batch of proofs of `<u, w> = c`:
+/// its own proof (`mine`: `u`, `w`), the proof of `next`, where it holds `u`
+/// and a share of `c` (`as_vp`), and the proof of `prev`, where it holds `w`
+/// and the other share (`as_vn`). Appends the masking element to each
+/// vector, folds to one element, and checks; `step` names what is proven.
+async fn prove_and_check<E: Elem, T: Transport>(
     sess: &mut Session<T>,
-    log: &AndLog,
+    mine: (Vec<E>, Vec<E>),
+    as_vp: (Vec<E>, E),
+    as_vn: (Vec<E>, E),
+    step: &'static str,
 ) -> Result<(), MpcError> {
     let me = sess.party();
     let (next, prev) = (me.next(), me.prev());
-    let w_len = log.len();
-    if w_len == 0 {
-        return Ok(());
-    }
-
-    // Seeds of the combination: the prover's two verifiers share the key the
-    // prover lacks. As V_p of `next` we hold it as our own key, as V_n of
-    // `prev` as our next key; our own seed comes from `next` (our V_n).
-    let (seed_own, seed_next) = sess.rng_streams::<u64>(2);
-    sess.send(prev, &seed_next).await?;
-    let my_seed = sess.recv::<u64>(next, 2).await?;
-    let theta_mine = thetas([my_seed[0], my_seed[1]], w_len);
-    let theta_vp = thetas([seed_own[0], seed_own[1]], w_len); // proof of `next`
-    let theta_vn = thetas([seed_next[0], seed_next[1]], w_len); // proof of `prev`
-
+    let ((mut u, mut w), (mut u_vp, mut claim_vp), (mut w_vn, mut claim_vn)) = (mine, as_vp, as_vn);
     // Padding: own = [rho_u mine, sigma mine, rho_w of prev's proof],
     // next = [rho_u of next's proof, sigma of next's proof, rho_w mine].
-    let (pad_own, pad_next) = sess.rng_streams::<u64>(3);
-
-    // Our proof: u = theta X^l a_o | theta X^l b_o | rho_u, w = b_n | a_n | rho_w.
-    let mut u = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_mine, &log.a_own, &mut u);
-    spread(&theta_mine, &log.b_own, &mut u);
-    u.push(Gf64(pad_own[0]));
-    let mut w = Vec::with_capacity(128 * w_len + 1);
-    bits(&log.b_next, &mut w);
-    bits(&log.a_next, &mut w);
-    w.push(Gf64(pad_next[2]));
-    pad_pow2(&mut u);
-    pad_pow2(&mut w);
-    // V_n's share of rho_u * rho_w (V_p's is sigma).
-    let pad_share = Gf64(pad_own[0]) * Gf64(pad_next[2]) + Gf64(pad_own[1]);
-
-    // As V_p of `next`: its own components are our next ones.
-    let mut u_vp = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_vp, &log.a_next, &mut u_vp);
-    spread(&theta_vp, &log.b_next, &mut u_vp);
-    u_vp.push(Gf64(pad_next[0]));
-    pad_pow2(&mut u_vp);
-    let c_words =
-        (0..w_len).map(|m| log.received[m] ^ (log.a_next[m] & log.b_next[m]) ^ log.f_next[m]);
-    let mut claim_vp = combine(&theta_vp, c_words) + Gf64(pad_next[1]);
-    // As V_n of `prev`: its next components are our own ones.
-    let mut w_vn = Vec::with_capacity(128 * w_len + 1);
-    bits(&log.b_own, &mut w_vn);
-    bits(&log.a_own, &mut w_vn);
-    w_vn.push(Gf64(pad_own[2]));
-    pad_pow2(&mut w_vn);
-    let mut claim_vn = combine(&theta_vn, log.f_own.iter().copied());
+    let (pad_own, pad_next) = draw::<E, T>(sess, 3);
+    u.push(pad_own[0]);
+    w.push(pad_next[2]);
+    u_vp.push(pad_next[0]);
+    w_vn.push(pad_own[2]);
+    for v in [&mut u, &mut w, &mut u_vp, &mut w_vn] {
+        pad_pow2(v);
+    }
+    // The claim gains rho_u * rho_w: V_p's share is sigma, V_n's the rest.
+    claim_vp = claim_vp + pad_next[1];
+    let pad_share = pad_own[0] * pad_next[2] - pad_own[1];
 
     let mut checks_vp = Vec::new();
     let mut checks_vn = Vec::new();
     let mut first = true;
     while u.len() > 1 {
-        let (m_own, m_next) = sess.rng_streams::<u64>(4);
-        // Prover: h shared as (mask, h + mask); V_n gets the second part.
+        let (m_own, m_next) = draw::<E, T>(sess, 4);
+        // Prover: h shared as (mask, h - mask); V_n gets the second part.
         let h = round_poly(&u, &w);
-        let mut msg: Vec<u64> = (0..3).map(|k| h[k].0 ^ m_own[k]).collect();
+        let mut msg: Vec<E> = (0..3).map(|k| h[k] - m_own[k]).collect();
         if first {
-            msg.push(pad_share.0);
+            msg.push(pad_share);
         }
-        sess.send(next, &msg).await?;
-        // V_n of `prev`: its share of prev's h; V_p of `next`: the mask.
-        let got = sess.recv::<u64>(prev, msg.len()).await?;
+        sess.send(next, &words_of(&msg)).await?;
+        let got: Vec<E> = elems(&sess.recv::<u64>(prev, msg.len() * E::WORDS).await?);
         if first {
-            claim_vn += Gf64(got[3]);
+            claim_vn = claim_vn + got[3];
             first = false;
         }
-        let hs_vn = [Gf64(got[0]), Gf64(got[1]), Gf64(got[2])];
-        let hs_vp = [Gf64(m_next[0]), Gf64(m_next[1]), Gf64(m_next[2])];
-        // h(0) + h(1) = c1 + c2 must equal the claim.
-        checks_vn.push(hs_vn[1] + hs_vn[2] + claim_vn);
-        checks_vp.push(hs_vp[1] + hs_vp[2] + claim_vp);
+        let hs_vn = [got[0], got[1], got[2]];
+        let hs_vp = [m_next[0], m_next[1], m_next[2]];
+        // h(0) + h(1) must equal the claim: the two shares of the
+        // difference must cancel.
+        checks_vn.push(ends(&hs_vn) - claim_vn);
+        checks_vp.push(ends(&hs_vp) - claim_vp);
         // Challenges: for `prev` from our next stream (sent to it once its
-        // h has arrived), for `next` from our own stream.
-        // After the last round the prover has nothing more to send, so its
-        // challenge is not sent (every message the protocol sends matters).
-        let r_vn = Gf64(m_next[3]);
-        let r_vp = Gf64(m_own[3]);
+        // h has arrived), for `next` from our own stream. After the last
+        // round the prover has nothing more to send, so its challenge is
+        // not sent (every message of the protocol matters).
+        let r_vn = m_next[3];
+        let r_vp = m_own[3];
         if u.len() > 2 {
-            sess.send(prev, &[r_vn.0]).await?;
-            let r = Gf64(sess.recv::<u64>(next, 1).await?[0]);
-            u = fold(&u, r);
-            w = fold(&w, r);
+            sess.send(prev, &words_of(&[r_vn])).await?;
+            let r: Vec<E> = elems(&sess.recv::<u64>(next, E::WORDS).await?);
+            u = fold(&u, r[0]);
+            w = fold(&w, r[0]);
         } else {
             u.truncate(1);
         }
@@ -309,33 +333,29 @@ pub(crate) async fn verify<T: Transport>(
     // verifier of each proof: for `next`'s proof that is `prev`, for
     // `prev`'s proof it is `next`.
     let rounds = checks_vp.len();
-    let mut to_prev = vec![u_vp[0].0, claim_vp.0];
-    to_prev.extend(to_u64(&checks_vp));
-    let mut to_next = vec![w_vn[0].0, claim_vn.0];
-    to_next.extend(to_u64(&checks_vn));
-    sess.send(prev, &to_prev).await?;
-    sess.send(next, &to_next).await?;
-    // From `next` (V_p of `prev`'s proof) and from `prev` (V_n of `next`'s).
-    let from_next = sess.recv::<u64>(next, rounds + 2).await?;
-    let from_prev = sess.recv::<u64>(prev, rounds + 2).await?;
-    let ok = |u0: Gf64, w0: Gf64, claims: Gf64, mine: &[Gf64], theirs: &[u64]| {
-        u0 * w0 == claims
-            && mine
-                .iter()
-                .zip(theirs)
-                .all(|(&a, &b)| a + Gf64(b) == Gf64::ZERO)
+    let mut to_prev = vec![u_vp[0], claim_vp];
+    to_prev.extend(&checks_vp);
+    let mut to_next = vec![w_vn[0], claim_vn];
+    to_next.extend(&checks_vn);
+    sess.send(prev, &words_of(&to_prev)).await?;
+    sess.send(next, &words_of(&to_next)).await?;
+    let n_words = (rounds + 2) * E::WORDS;
+    let from_next: Vec<E> = elems(&sess.recv::<u64>(next, n_words).await?);
+    let from_prev: Vec<E> = elems(&sess.recv::<u64>(prev, n_words).await?);
+    let ok = |u0: E, w0: E, claim: E, mine: &[E], theirs: &[E]| {
+        u0 * w0 == claim && mine.iter().zip(theirs).all(|(&a, &b)| a + b == E::ZERO)
     };
     let prev_ok = ok(
-        Gf64(from_next[0]),
+        from_next[0],
         w_vn[0],
-        Gf64(from_next[1]) + claim_vn,
+        from_next[1] + claim_vn,
         &checks_vn,
         &from_next[2..],
     );
     let next_ok = ok(
         u_vp[0],
-        Gf64(from_prev[0]),
-        claim_vp + Gf64(from_prev[1]),
+        from_prev[0],
+        claim_vp + from_prev[1],
         &checks_vp,
         &from_prev[2..],
     );
@@ -344,14 +364,200 @@ pub(crate) async fn verify<T: Transport>(
         (false, _) => Err(MpcError::Cheating {
             suspect: prev,
             detected_by: me,
-            step: "AND gates (proof of the messages sent)",
+            step,
         }),
         (true, false) => Err(MpcError::Cheating {
             suspect: next,
             detected_by: me,
-            step: "AND gates (proof of the messages sent)",
+            step,
         }),
     }
+}
+
+/// Seeds of the random combinations of three proofs: the prover's two
+/// verifiers share the key the prover lacks. As V_p of `next` we hold it as
+/// our own key, as V_n of `prev` as our next key; our own seed comes from
+/// `next` (our V_n), after every message being proven was sent.
+async fn seeds<T: Transport>(sess: &mut Session<T>) -> Result<[[u64; 2]; 3], MpcError> {
+    let (seed_own, seed_next) = sess.rng_streams::<u64>(2);
+    let me = sess.party();
+    sess.send(me.prev(), &seed_next).await?;
+    let my_seed = sess.recv::<u64>(me.next(), 2).await?;
+    Ok([
+        [my_seed[0], my_seed[1]],
+        [seed_own[0], seed_own[1]],
+        [seed_next[0], seed_next[1]],
+    ])
+}
+
+/// `n` pseudo-random elements from a 128-bit seed.
+fn expand<E: Elem>(seed: [u64; 2], n: usize) -> Vec<E> {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&seed[0].to_le_bytes());
+    key[8..].copy_from_slice(&seed[1].to_le_bytes());
+    let key = PrfKey::from_bytes(key);
+    let mut rng = CorrelatedRng::new(PartyId::P0, &key, &key);
+    let (t, _) = rng.streams::<u64>(n * E::WORDS);
+    elems(&t)
+}
+
+/// Proves this party's ANDs to its two peers and checks theirs. Every party
+/// calls it at the same point of the protocol.
+pub(crate) async fn verify<T: Transport>(
+    sess: &mut Session<T>,
+    log: &AndLog,
+) -> Result<(), MpcError> {
+    let w_len = log.len();
+    if w_len == 0 {
+        return Ok(());
+    }
+    let [s_mine, s_vp, s_vn] = seeds(sess).await?;
+    let theta_mine: Vec<Gf64> = expand(s_mine, w_len);
+    let theta_vp: Vec<Gf64> = expand(s_vp, w_len); // proof of `next`
+    let theta_vn: Vec<Gf64> = expand(s_vn, w_len); // proof of `prev`
+
+    // Our proof: u = theta X^l a_o | theta X^l b_o, w = b_n | a_n.
+    let mut u = Vec::with_capacity(128 * w_len + 1);
+    spread(&theta_mine, &log.a_own, &mut u);
+    spread(&theta_mine, &log.b_own, &mut u);
+    let mut w = Vec::with_capacity(128 * w_len + 1);
+    bits(&log.b_next, &mut w);
+    bits(&log.a_next, &mut w);
+    // As V_p of `next`: its own components are our next ones.
+    let mut u_vp = Vec::with_capacity(128 * w_len + 1);
+    spread(&theta_vp, &log.a_next, &mut u_vp);
+    spread(&theta_vp, &log.b_next, &mut u_vp);
+    let c_words =
+        (0..w_len).map(|m| log.received[m] ^ (log.a_next[m] & log.b_next[m]) ^ log.f_next[m]);
+    let claim_vp = combine(&theta_vp, c_words);
+    // As V_n of `prev`: its next components are our own ones.
+    let mut w_vn = Vec::with_capacity(128 * w_len + 1);
+    bits(&log.b_own, &mut w_vn);
+    bits(&log.a_own, &mut w_vn);
+    let claim_vn = combine(&theta_vn, log.f_own.iter().copied());
+    prove_and_check(
+        sess,
+        (u, w),
+        (u_vp, claim_vp),
+        (w_vn, claim_vn),
+        "AND gates (proof of the messages sent)",
+    )
+    .await
+}
+
+/// The dot products of one embedding match, as each party holds them.
+pub(crate) struct DotBatch<'a> {
+    /// Gallery rows `[x_own | x_next]`, `2 * dim` elements each.
+    pub(crate) rows: &'a [u32],
+    pub(crate) dim: usize,
+    /// Query shares `(own, next)`, `dim` elements each.
+    pub(crate) queries: Vec<(&'a [u32], &'a [u32])>,
+    /// The reshared scores (query-major): what its next party sent this
+    /// party, and the two streams that masked this party's own.
+    pub(crate) received: &'a [u32],
+    pub(crate) f_own: &'a [u32],
+    pub(crate) f_next: &'a [u32],
+}
+
+/// `sum_m theta_m * rows[m][range]` (a vector over the Galois ring).
+fn combine_rows(
+    theta: &[Gr],
+    rows: &[u32],
+    width: usize,
+    range: std::ops::Range<usize>,
+) -> Vec<Gr> {
+    let mut out = vec![Gr::ZERO; range.len()];
+    for (t, row) in theta.iter().zip(rows.chunks_exact(width)) {
+        for (o, &x) in out.iter_mut().zip(&row[range.clone()]) {
+            o.add_scaled(t, x);
+        }
+    }
+    out
+}
+
+/// `sum_{q,m} phi_q theta_m c[q * M + m]`.
+fn combine_scores(phi: &[Gr], theta: &[Gr], c: impl Fn(usize) -> u32) -> Gr {
+    let m_len = theta.len();
+    let mut total = Gr::ZERO;
+    for (q, p) in phi.iter().enumerate() {
+        let mut inner = Gr::ZERO;
+        for (m, t) in theta.iter().enumerate() {
+            inner.add_scaled(t, c(q * m_len + m));
+        }
+        total = total + *p * inner;
+    }
+    total
+}
+
+/// Proves the reshared dot products of an embedding match and checks the
+/// peers' proofs. Party P's score share is
+/// `v = <x_o, y_o + y_n> + <x_n, y_o> + F_o - F_n`; the cross terms
+/// `<x_o, y_n> + <x_n, y_o>` pair what P's previous party holds (`x_o`,
+/// `y_o`) with what its next party holds (`x_n`, `y_n`). Combined with
+/// coefficients `phi_q * theta_m` (rank one, so the gallery is read once per
+/// role), the statement is an inner product of length `2 * dim`.
+pub(crate) async fn verify_dots<T: Transport>(
+    sess: &mut Session<T>,
+    batch: &DotBatch<'_>,
+) -> Result<(), MpcError> {
+    let dim = batch.dim;
+    let width = 2 * dim;
+    let m_len = batch.rows.len() / width.max(1);
+    let q_len = batch.queries.len();
+    if m_len == 0 || q_len == 0 || batch.received.len() != m_len * q_len {
+        return Err(MpcError::Input(
+            "dot-product proof of an empty or misshapen batch",
+        ));
+    }
+    let [s_mine, s_vp, s_vn] = seeds(sess).await?;
+    let coefficients = |seed| {
+        let mut all: Vec<Gr> = expand(seed, m_len + q_len);
+        let phi = all.split_off(m_len);
+        (all, phi)
+    };
+    let own = 0..dim;
+    let nxt = dim..width;
+    let y_own: Vec<&[u32]> = batch.queries.iter().map(|q| q.0).collect();
+    let y_next: Vec<&[u32]> = batch.queries.iter().map(|q| q.1).collect();
+    let comb_q = |phi: &[Gr], ys: &[&[u32]]| -> Vec<Gr> {
+        let mut out = vec![Gr::ZERO; dim];
+        for (t, y) in phi.iter().zip(ys) {
+            for (o, &x) in out.iter_mut().zip(y.iter()) {
+                o.add_scaled(t, x);
+            }
+        }
+        out
+    };
+
+    // Our proof: u = X_o | Y_o, w = Y_n | X_n.
+    let (theta, phi) = coefficients(s_mine);
+    let mut u = combine_rows(&theta, batch.rows, width, own.clone());
+    u.extend(comb_q(&phi, &y_own));
+    let mut w = comb_q(&phi, &y_next);
+    w.extend(combine_rows(&theta, batch.rows, width, nxt.clone()));
+    // As V_p of `next`: its own components are our next ones.
+    let (theta, phi) = coefficients(s_vp);
+    let x_o = combine_rows(&theta, batch.rows, width, nxt);
+    let y_o = comb_q(&phi, &y_next);
+    let direct = x_o.iter().zip(&y_o).fold(Gr::ZERO, |s, (&a, &b)| s + a * b);
+    let claim_vp = combine_scores(&phi, &theta, |k| {
+        batch.received[k].wrapping_sub(batch.f_next[k])
+    }) - direct;
+    let mut u_vp = x_o;
+    u_vp.extend(y_o);
+    // As V_n of `prev`: its next components are our own ones.
+    let (theta, phi) = coefficients(s_vn);
+    let mut w_vn = comb_q(&phi, &y_own);
+    w_vn.extend(combine_rows(&theta, batch.rows, width, own));
+    let claim_vn = combine_scores(&phi, &theta, |k| batch.f_own[k]);
+    prove_and_check(
+        sess,
+        (u, w),
+        (u_vp, claim_vp),
+        (w_vn, claim_vn),
+        "dot products (proof of the reshared scores)",
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -371,12 +577,12 @@ mod tests {
         let r = Gf64(0x1234_5678_9abc_def1);
         assert_eq!(eval(&c, r), gf64::inner(&fold(&u, r), &fold(&w, r)));
         // The sum of the halves is the whole inner product.
-        assert_eq!(c[1] + c[2], gf64::inner(&u, &w));
+        assert_eq!(ends(&c), gf64::inner(&u, &w));
     }
 
     #[test]
     fn spreading_words_turns_ands_into_an_inner_product() {
-        let theta = thetas([7, 9], 3);
+        let theta: Vec<Gf64> = expand([7, 9], 3);
         let a = [0xdead_beef_u64, 0x0123_4567_89ab_cdef, u64::MAX];
         let b = [
             0xffff_0000_ffff_0000_u64,

@@ -7,7 +7,7 @@
 //! a field element is a GF(2)-linear, injective image of the word: a word
 //! that is not zero stays non-zero.
 
-use std::ops::{Add, AddAssign, Mul};
+use std::ops::{Add, AddAssign, Mul, Sub};
 
 /// An element of GF(2^64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +66,15 @@ impl Add for Gf64 {
     type Output = Gf64;
     #[inline]
     fn add(self, rhs: Gf64) -> Gf64 {
+        Gf64(self.0 ^ rhs.0)
+    }
+}
+
+#[allow(clippy::suspicious_arithmetic_impl)]
+impl Sub for Gf64 {
+    type Output = Gf64;
+    #[inline]
+    fn sub(self, rhs: Gf64) -> Gf64 {
         Gf64(self.0 ^ rhs.0)
     }
 }

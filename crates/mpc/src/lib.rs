@@ -31,6 +31,7 @@ mod bits;
 mod dzkp;
 mod error;
 mod gf64;
+mod gr;
 mod kernels;
 mod matching;
 mod protocol;

@@ -13,8 +13,9 @@ use sanctuary_template::{IrisParams, THRESHOLD_DENOMINATOR};
 use zeroize::Zeroize;
 
 use crate::bits::BitShares;
+use crate::dzkp::{DotBatch, verify_dots};
 use crate::protocol::{and_bits, msb_bits, not_bits, or_reduce_groups};
-use crate::{Kernel, MpcError, Session, Transport};
+use crate::{Kernel, MpcError, Security, Session, Transport};
 
 /// What a matching operation reveals once its bits are opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +244,11 @@ pub async fn match_embedding<R: Kernel, T: Transport>(
     let refs: Vec<&[R]> = prepared.iter().map(Vec::as_slice).collect();
     let mut z = vec![R::ZERO; n * queries.len()];
     R::dot_rows(rows, w, &refs, &mut z);
-    let mut scores = sess.reshare(z).await?;
+    let mut scores = if sess.security() == Security::Malicious {
+        proven_scores(sess, rows, gallery.dim, queries, z).await?
+    } else {
+        sess.reshare(z).await?
+    };
     let len = scores.len();
     add_public(&mut scores, 0..len, R::from_i64(threshold).neg());
     // match <=> score - threshold >= 0 <=> sign bit clear.
@@ -252,6 +257,41 @@ pub async fn match_embedding<R: Kernel, T: Transport>(
         Scope::PerEntry => Ok(matched),
         Scope::Any => or_reduce_groups(sess, &matched, n).await,
     }
+}
+
+/// Reshares the dot products and proves them (malicious security): the
+/// proof runs before any use of the scores, so a party that sent a wrong
+/// score share is caught before the comparison starts.
+async fn proven_scores<R: Kernel, T: Transport>(
+    sess: &mut Session<T>,
+    rows: &[R],
+    dim: usize,
+    queries: &[ShareVec<R>],
+    z: Vec<R>,
+) -> Result<ShareVec<R>, MpcError> {
+    if R::BITS != 32 {
+        return Err(MpcError::Input(
+            "malicious security needs the 32-bit ring for embeddings",
+        ));
+    }
+    let (scores, f_own, f_next) = sess.reshare_keep(z).await?;
+    let batch = DotBatch {
+        rows: as32(rows),
+        dim,
+        queries: queries
+            .iter()
+            .map(|q| (as32(q.own()), as32(q.next())))
+            .collect(),
+        received: as32(scores.next()),
+        f_own: as32(&f_own),
+        f_next: as32(&f_next),
+    };
+    verify_dots(sess, &batch).await?;
+    Ok(scores)
+}
+
+fn as32<R: Ring>(v: &[R]) -> &[u32] {
+    bytemuck::cast_slice(v)
 }
 
 /// A party's shares of all enrolled iris codes: per entry
@@ -429,6 +469,11 @@ pub async fn match_iris<R: Kernel, T: Transport>(
     if R::BITS < 32 {
         return Err(MpcError::Input(
             "iris matching needs a ring of at least 32 bits",
+        ));
+    }
+    if sess.security() == Security::Malicious {
+        return Err(MpcError::Input(
+            "iris matching under malicious security is not implemented yet (its scores are not proven)",
         ));
     }
     let party = sess.party();

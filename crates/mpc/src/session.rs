@@ -12,8 +12,9 @@ pub enum Security {
     /// One party may deviate: every AND message is proven to the two other
     /// parties (a distributed zero-knowledge proof) before anything is
     /// opened, and the session aborts with [`MpcError::Cheating`] if a proof
-    /// fails. The arithmetic reshare of the dot products is not proven yet
-    /// (docs/ARCHITECTURE.md, issue 12).
+    /// fails. The reshared dot products of embedding matching are proven
+    /// the same way (over a Galois ring); iris matching is refused in this
+    /// mode until its scores are proven too.
     Malicious,
 }
 
@@ -221,6 +222,20 @@ impl<T: Transport> Session<T> {
             *v = v.add(*a);
         }
         self.exchange(z).await
+    }
+
+    /// As [`Self::reshare`], also returning the two stream values that
+    /// masked this party's component (`(own key's, next key's)`), which
+    /// the proof of the message needs.
+    pub(crate) async fn reshare_keep<R: Ring>(
+        &mut self,
+        mut z: Vec<R>,
+    ) -> Result<(ShareVec<R>, Vec<R>, Vec<R>), MpcError> {
+        let (f_own, f_next) = self.rng.streams::<R>(z.len());
+        for (v, (a, b)) in z.iter_mut().zip(f_own.iter().zip(&f_next)) {
+            *v = v.add(*a).sub(*b);
+        }
+        Ok((self.exchange(z).await?, f_own, f_next))
     }
 
     /// As [`Self::reshare`] for XOR sharings.

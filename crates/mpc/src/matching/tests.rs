@@ -5,8 +5,9 @@ use sanctuary_template::{IrisCode, IrisParams, QuantizedEmbedding};
 
 use super::*;
 use crate::protocol::open_bits;
-use crate::testutil::{Recording, chi_square_bytes, run3};
+use crate::testutil::{Recording, chi_square_bytes, run3, run3_byzantine};
 use crate::{LocalTransport, Session};
+use crate::{Security, SessionStats};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -344,4 +345,164 @@ fn gallery_remove_shifts_entries_and_share_reads_back() {
         g.push(&shares[0][0]).is_err(),
         "another party's share is refused"
     );
+}
+
+/// `match_embedding` + opening under `security`, with party `fault.0`
+/// deviating consistently at reshare `fault.1` (xor mask `fault.2`): each
+/// party's outcome and traffic.
+fn embedding_run(
+    security: Security,
+    gallery: &[QuantizedEmbedding],
+    queries: &[QuantizedEmbedding],
+    threshold: i64,
+    scope: Scope,
+    fault: Option<(PartyId, u64, u64)>,
+) -> [(Result<Vec<bool>, MpcError>, SessionStats); 3] {
+    let dim = gallery[0].values().len();
+    let mut rng = rand::rng();
+    let g_shares: Vec<[ShareVec<u32>; 3]> = gallery
+        .iter()
+        .map(|e| deal(&e.to_ring::<u32>(), &mut rng))
+        .collect();
+    let q_shares: Vec<[ShareVec<u32>; 3]> = queries
+        .iter()
+        .map(|e| deal(&e.to_ring::<u32>(), &mut rng))
+        .collect();
+    rt().block_on(run3_byzantine(security, None, |mut sess| {
+        let i = sess.party().index();
+        if let Some((p, at, mask)) = fault
+            && p == sess.party()
+        {
+            sess.fault = Some((at, mask));
+        }
+        let mut g = EmbeddingGallery::<u32>::new(sess.party(), dim);
+        for s in &g_shares {
+            g.push(&s[i]).expect("push");
+        }
+        let qs: Vec<ShareVec<u32>> = q_shares.iter().map(|s| s[i].clone()).collect();
+        async move {
+            let out = async {
+                let bits =
+                    match_embedding(&mut sess, &g, 0..g.len(), &qs, threshold, scope).await?;
+                open_bits(&mut sess, &bits).await
+            }
+            .await;
+            (out, sess.stats())
+        }
+    }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn malicious_embedding_decisions_equal_plaintext_near_threshold(
+        seed in any::<u64>(),
+        n in 1usize..8,
+        nq in 1usize..3,
+        delta in -1i64..=1,
+        dim in 1usize..24,
+    ) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let gallery: Vec<_> = (0..n).map(|_| random_embedding(&mut rng, dim, 127)).collect();
+        let queries: Vec<_> = (0..nq).map(|_| random_embedding(&mut rng, dim, 127)).collect();
+        let t = queries[0].score(&gallery[rng.random_range(0..n)]) + delta;
+        for scope in [Scope::PerEntry, Scope::Any] {
+            let expect = plain_embedding(&gallery, &queries, t, scope);
+            for (o, _) in embedding_run(Security::Malicious, &gallery, &queries, t, scope, None) {
+                prop_assert_eq!(&o.expect("honest run"), &expect);
+            }
+        }
+    }
+
+    /// A party deviating consistently at any reshare of an embedding match
+    /// (the scores or any AND layer), by any non-zero error, is caught by
+    /// both other parties, who name it; nothing is opened.
+    #[test]
+    fn a_deviation_anywhere_in_an_embedding_match_is_caught(
+        seed in any::<u64>(),
+        cheat in 0usize..3,
+        at_pick in any::<u64>(),
+        mask in 1u64..,
+    ) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let gallery: Vec<_> = (0..4).map(|_| random_embedding(&mut rng, 8, 127)).collect();
+        let queries = vec![random_embedding(&mut rng, 8, 127)];
+        let t = queries[0].score(&gallery[0]);
+        let [_, (_, stats), _] = embedding_run(Security::Malicious, &gallery, &queries, t, Scope::Any, None);
+        let at = at_pick % (stats.rounds - 1);
+        let cheat = PartyId::ALL[cheat];
+        let out = embedding_run(Security::Malicious, &gallery, &queries, t, Scope::Any, Some((cheat, at, mask)));
+        for p in PartyId::ALL.into_iter().filter(|&p| p != cheat) {
+            match &out[p.index()].0 {
+                Err(MpcError::Cheating { suspect, .. }) => prop_assert_eq!(*suspect, cheat),
+                other => prop_assert!(false, "reshare {}: {} got {:?}", at, p, other),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_score_share_off_by_2_pow_31_flips_a_semi_honest_match_and_is_caught_when_malicious() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let gallery: Vec<_> = (0..6)
+        .map(|_| random_embedding(&mut rng, 16, 127))
+        .collect();
+    let queries = vec![random_embedding(&mut rng, 16, 127)];
+    // Entry 0 matches exactly at the threshold.
+    let t = queries[0].score(&gallery[0]);
+    let expect = plain_embedding(&gallery, &queries, t, Scope::PerEntry);
+    assert!(expect[0]);
+    // P1 adds 2^31 to its share of score 0 (the error that passes any odd
+    // MAC key in Z_2^32), keeping its own copy consistent.
+    let fault = Some((PartyId::P1, 0, 1 << 31));
+    let semi = embedding_run(
+        Security::SemiHonest,
+        &gallery,
+        &queries,
+        t,
+        Scope::PerEntry,
+        fault,
+    );
+    for (o, _) in &semi {
+        let got = o.as_ref().expect("semi-honest sessions do not notice");
+        assert!(!got[0], "the deviation did not flip the decision");
+        assert_eq!(got[1..], expect[1..]);
+    }
+    let mal = embedding_run(
+        Security::Malicious,
+        &gallery,
+        &queries,
+        t,
+        Scope::PerEntry,
+        fault,
+    );
+    for p in [PartyId::P0, PartyId::P2] {
+        match &mal[p.index()].0 {
+            Err(MpcError::Cheating { suspect, step, .. }) => {
+                assert_eq!(*suspect, PartyId::P1);
+                assert!(step.contains("dot products"), "{step}");
+            }
+            other => panic!("{p}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn iris_matching_is_refused_under_malicious_security() {
+    let params = IrisParams::default();
+    let out = rt().block_on(run3_byzantine(Security::Malicious, None, |mut sess| {
+        let g = IrisGallery::<u32>::new(sess.party(), params).expect("params");
+        async move {
+            match_iris(&mut sess, &g, 0..1, &[], Scope::Any)
+                .await
+                .map(|_| ())
+        }
+    }));
+    for o in out {
+        assert!(
+            matches!(o, Err(MpcError::Input(m)) if m.contains("malicious")),
+            "{o:?}"
+        );
+    }
 }
