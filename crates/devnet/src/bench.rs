@@ -16,8 +16,8 @@ use anyhow::{Context, bail};
 use cpu_time::ProcessTime;
 use rand::{Rng, SeedableRng};
 use sanctuary_mpc::{
-    EmbeddingGallery, Gallery, IrisGallery, LocalTransport, Scope, Session, SessionStats, dot_i8,
-    match_gallery, open_bits,
+    EmbeddingGallery, Gallery, IrisGallery, LocalTransport, Scope, Security, Session, SessionStats,
+    dot_i8, match_gallery, open_bits,
 };
 use sanctuary_share::{PartyId, ShareVec};
 use sanctuary_template::{EmbeddingParams, IrisParams, THRESHOLD_DENOMINATOR, TemplateKind};
@@ -43,6 +43,21 @@ impl From<KindArg> for TemplateKind {
     }
 }
 
+/// The adversary the measured protocol defends against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// Honest-but-curious nodes (the protocol as it runs in the network).
+    SemiHonest,
+    /// One node may deviate: every message is proven before anything is
+    /// opened. Measured side by side with semi-honest in the same run.
+    Malicious,
+}
+
+/// Malicious security keeps, per party, about 66 KB of proof vectors per
+/// comparison of a batch in this version (one field element per AND): the
+/// bench refuses batches that would not fit in memory.
+const MALICIOUS_MAX_COMPARISONS: usize = 50_000;
+
 /// `sanctuary bench` options.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -64,11 +79,16 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Security level; `malicious` also runs semi-honest in the same run
+    /// and reports the ratio (`malicious_over_semi_honest`).
+    #[arg(long, value_enum, default_value = "semi-honest")]
+    pub security: SecurityArg,
 }
 
 /// What one bench run measured.
 #[derive(Debug, Serialize)]
 pub(crate) struct BenchReport {
+    security: &'static str,
     kind: TemplateKind,
     gallery: usize,
     dim: usize,
@@ -318,8 +338,9 @@ async fn party(
     gallery: Gallery<u32>,
     queries: Vec<ShareVec<u32>>,
     barrier: Arc<Barrier>,
+    security: Security,
 ) -> anyhow::Result<PartyResult> {
-    let mut sess = Session::setup(transport).await?;
+    let mut sess = Session::setup(transport).await?.with_security(security);
     let n = gallery.len();
     let mut marks = Vec::with_capacity(4);
     let mut sync = || {
@@ -356,7 +377,7 @@ async fn party(
     })
 }
 
-fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
+fn measure(args: &BenchArgs, security: Security) -> anyhow::Result<BenchReport> {
     let w = build(args)?;
     let nq = args.queries;
 
@@ -369,7 +390,7 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let [g0, g1, g2] = w.galleries;
     let [q0, q1, q2] = w.queries;
     let results = local::run_parties([(g0, q0), (g1, q1), (g2, q2)], move |t, (g, q)| {
-        party(t, g, q, barrier)
+        party(t, g, q, barrier, security)
     })?;
     // Every party passes each barrier together; party 0's clock readings
     // bracket the phases.
@@ -390,6 +411,10 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let mpc_ms = single_wall.as_secs_f64() * 1e3 / nq as f64;
     let plain_ms = plain_time.as_secs_f64() * 1e3 / nq as f64;
     Ok(BenchReport {
+        security: match security {
+            Security::SemiHonest => "semi-honest",
+            Security::Malicious => "malicious",
+        },
         kind: args.kind.into(),
         gallery: args.gallery,
         dim: w.dim,
@@ -421,17 +446,26 @@ fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     })
 }
 
-/// Runs `sanctuary bench`.
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let r = measure(args)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
+/// Both security levels of one workload, measured in the same run.
+#[derive(Debug, Serialize)]
+struct SideBySide {
+    #[serde(flatten)]
+    malicious: BenchReport,
+    semi_honest: BenchReport,
+    /// Single-query time, malicious over semi-honest.
+    malicious_over_semi_honest: f64,
+    /// Bytes sent per party per query, malicious over semi-honest.
+    malicious_bytes_over_semi_honest: f64,
+}
+
+fn print_table(rows: &[&BenchReport]) {
+    println!(
+        "security     kind        gallery   dim    queries  MPC ms/query  MPC q/s (batch)  plain ms/query  ratio   bytes/party/query  comparisons/s/core  agree"
+    );
+    for r in rows {
         println!(
-            "kind        gallery   dim    queries  MPC ms/query  MPC q/s (batch)  plain ms/query  ratio   bytes/party/query  comparisons/s/core  agree"
-        );
-        println!(
-            "{:<11} {:<9} {:<6} {:<8} {:<13.2} {:<16.2} {:<15.3} {:<7.1} {:<18.0} {:<19.0} {}",
+            "{:<12} {:<11} {:<9} {:<6} {:<8} {:<13.2} {:<16.2} {:<15.3} {:<7.1} {:<18.0} {:<19.0} {}",
+            r.security,
             r.kind.to_string(),
             r.gallery,
             r.dim,
@@ -445,7 +479,54 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             r.decisions_agree
         );
     }
-    if !r.decisions_agree {
+}
+
+/// Runs `sanctuary bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let agree = match args.security {
+        SecurityArg::SemiHonest => {
+            let r = measure(args, Security::SemiHonest)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print_table(&[&r]);
+            }
+            r.decisions_agree
+        }
+        SecurityArg::Malicious => {
+            if TemplateKind::from(args.kind) == TemplateKind::Iris {
+                bail!("--security malicious: iris matching is not proven yet (embeddings only)");
+            }
+            let comparisons = args.gallery.saturating_mul(args.queries);
+            if comparisons > MALICIOUS_MAX_COMPARISONS {
+                bail!(
+                    "--security malicious: {} x {} = {comparisons} comparisons per batch; this version's prover keeps about 66 KB per comparison and handles at most {MALICIOUS_MAX_COMPARISONS}",
+                    args.gallery,
+                    args.queries
+                );
+            }
+            let semi = measure(args, Security::SemiHonest)?;
+            let mal = measure(args, Security::Malicious)?;
+            let both = SideBySide {
+                malicious_over_semi_honest: mal.mpc_ms_per_query / semi.mpc_ms_per_query.max(1e-9),
+                malicious_bytes_over_semi_honest: mal.bytes_per_party_per_query
+                    / semi.bytes_per_party_per_query.max(1e-9),
+                malicious: mal,
+                semi_honest: semi,
+            };
+            if args.json {
+                println!("{}", serde_json::to_string(&both)?);
+            } else {
+                print_table(&[&both.semi_honest, &both.malicious]);
+                println!(
+                    "malicious / semi-honest: {:.2}x time, {:.2}x bytes per query",
+                    both.malicious_over_semi_honest, both.malicious_bytes_over_semi_honest
+                );
+            }
+            both.malicious.decisions_agree && both.semi_honest.decisions_agree
+        }
+    };
+    if !agree {
         eprintln!("error: MPC decisions differ from the plaintext matcher");
         return Ok(ExitCode::from(1));
     }

@@ -31,9 +31,10 @@ impl Gf64 {
 
 /// Carry-less product of two 64-bit polynomials, as (high, low) words.
 /// Written with 4-bit windows: a table of the 16 multiples of `a`, then one
-/// shift-and-xor per nibble of `b`.
+/// shift-and-xor per nibble of `b`. The fallback where the CPU has no
+/// carry-less multiply instruction.
 #[inline]
-fn clmul(a: u64, b: u64) -> (u64, u64) {
+fn clmul_soft(a: u64, b: u64) -> (u64, u64) {
     let mut table = [0u128; 16];
     let a = u128::from(a);
     for i in 1..16usize {
@@ -50,13 +51,55 @@ fn clmul(a: u64, b: u64) -> (u64, u64) {
     ((acc >> 64) as u64, acc as u64)
 }
 
+/// The same with the CPU's carry-less multiply (`pclmulqdq`): measured with
+/// `sanctuary bench --security malicious` (docs/PERFORMANCE.md), where
+/// field multiplications are the prover's whole cost.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+fn clmul_hw(a: u64, b: u64) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_unpackhi_epi64,
+    };
+    let p = _mm_clmulepi64_si128::<0x00>(_mm_set_epi64x(0, a as i64), _mm_set_epi64x(0, b as i64));
+    (
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(p, p)) as u64,
+        _mm_cvtsi128_si64(p) as u64,
+    )
+}
+
+#[inline]
+#[allow(
+    unsafe_code,
+    reason = "one call of a target-feature function after the feature check"
+)]
+fn clmul(a: u64, b: u64) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("pclmulqdq") {
+            // SAFETY: the CPU was just checked to have `pclmulqdq`, the only
+            // feature `clmul_hw` is compiled for; it touches no memory.
+            return unsafe { clmul_hw(a, b) };
+        }
+    }
+    clmul_soft(a, b)
+}
+
+/// `x * (X^4 + X^3 + X + 1)` as (bits above 64, low 64 bits).
+#[inline]
+fn times_reduction(x: u64) -> (u64, u64) {
+    (
+        (x >> 63) ^ (x >> 61) ^ (x >> 60),
+        x ^ (x << 1) ^ (x << 3) ^ (x << 4),
+    )
+}
+
 /// Reduces `hi * X^64 + lo` modulo the field polynomial.
 #[inline]
 fn reduce(hi: u64, lo: u64) -> u64 {
     // hi * X^64 = hi * (X^4 + X^3 + X + 1); the part of that above X^64
     // (at most 4 bits) is folded once more.
-    let (h2, l2) = clmul(hi, REDUCTION);
-    let (_, l3) = clmul(h2, REDUCTION);
+    let (h2, l2) = times_reduction(hi);
+    let (_, l3) = times_reduction(h2);
     lo ^ l2 ^ l3
 }
 
@@ -91,6 +134,10 @@ impl Mul for Gf64 {
     type Output = Gf64;
     #[inline]
     fn mul(self, rhs: Gf64) -> Gf64 {
+        // Half the operands of a proof's first rounds are bits (0 or 1).
+        if rhs.0 <= 1 {
+            return if rhs.0 == 1 { self } else { Gf64::ZERO };
+        }
         let (hi, lo) = clmul(self.0, rhs.0);
         Gf64(reduce(hi, lo))
     }
@@ -119,6 +166,17 @@ mod tests {
             t = t.mul_x();
         }
         acc.0
+    }
+
+    #[test]
+    fn the_instruction_and_the_fallback_agree() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            let y = x.rotate_left(17) ^ 0xdead_beef;
+            assert_eq!(clmul(x, y), clmul_soft(x, y));
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        assert_eq!(clmul(u64::MAX, u64::MAX), clmul_soft(u64::MAX, u64::MAX));
     }
 
     #[test]
