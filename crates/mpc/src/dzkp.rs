@@ -1,6 +1,6 @@
-//! Malicious security for the boolean layer: every party proves, to the two
-//! others, that each AND message it sent was computed honestly, before
-//! anything is opened. A distributed zero-knowledge proof in the style of
+//! Malicious security: every party proves, to the two others, that each
+//! AND message (and each reshared dot product) it sent was computed
+//! honestly, before anything is opened. A distributed zero-knowledge proof in the style of
 //! Boneh, Boyle, Corrigan-Gibbs, Gilboa and Ishai (CRYPTO 2019) as used for
 //! three-party replicated sharing by Boyle, Gilboa, Ishai and Nof (CCS 2019).
 //! The code is ours; docs/ARCHITECTURE.md says why this technique.
@@ -39,8 +39,10 @@
 //! the prover and one verifier know, so it reveals nothing) and their
 //! shares of every round's check, and each checks `u * w = c`.
 //!
-//! A deviating prover is caught except with probability about 2^-58 for the
-//! batch sizes used here. A deviating *verifier* can make an honest prover's
+//! A deviating prover escapes with probability at most (rounds + 1) * 2 / |F|:
+//! about 2^-58 for the AND batches used here (GF(2^64), up to 2^25
+//! elements), about 2^-42 for the dot products (GR(2^32, 47), 11 rounds at
+//! 512 dimensions; over a Galois ring the bound is degree / 2^47). A deviating *verifier* can make an honest prover's
 //! proof fail (an abort, never a wrong output); the error names the prover
 //! whose proof failed, so blame is a suspicion, not a proof.
 //!

@@ -73,21 +73,13 @@ impl<T: Transport> Session<T> {
             })?;
         let next = PrfKey::from_bytes(arr);
         let rng = CorrelatedRng::new(party, &own, &next);
-        Ok(Self {
-            transport,
-            rng,
-            stats: SessionStats {
-                bytes_sent: 16,
-                messages_sent: 1,
-                rounds: 1,
-            },
-            security: Security::default(),
-            ands: AndLog::default(),
-            #[cfg(test)]
-            fault: None,
-            #[cfg(test)]
-            exchanges: 0,
-        })
+        let mut sess = Self::with_rng(transport, rng)?;
+        sess.stats = SessionStats {
+            bytes_sent: 16,
+            messages_sent: 1,
+            rounds: 1,
+        };
+        Ok(sess)
     }
 
     /// A session from an already set-up generator (tests, single-process runs).

@@ -401,12 +401,21 @@ async fn retention_deletes_unused_enrollments_by_itself() {
     }
 }
 
-/// A peer that serves a lagging node another share component than the one
-/// it holds (here: P1's stored share altered in its database) is caught by
-/// the commitment in the enrollment's log entry, named, and nothing is
-/// written: P2 halts rather than rebuild a corrupted share.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_share_component_in_a_catch_up_is_caught_and_named() {
+/// Three nodes with Alice, then Bob enrolled: what the catch-up tests start
+/// from. `missed_from` is the log size after Alice's enrollment, where P2
+/// will be rolled back to (so it misses Bob's).
+struct Enrolled {
+    tmp: tempfile::TempDir,
+    client: Client,
+    nodes: Vec<Option<Running>>,
+    params: sanctuary_template::EmbeddingParams,
+    alice: Wallet,
+    bob: Wallet,
+    bob_id: sanctuary_proto::EnrollmentId,
+    missed_from: i64,
+}
+
+async fn alice_and_bob_enrolled() -> Enrolled {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let net_path =
@@ -414,10 +423,10 @@ async fn a_wrong_share_component_in_a_catch_up_is_caught_and_named() {
     let net = NetworkFile::load(&net_path).expect("network file");
     let params = net.matching.embedding;
     let client = Client::new(net).expect("client");
-    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    let nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
     wait_ready(&client).await;
     let now = OffsetDateTime::now_utc();
-    let (alice, mut bob) = (Wallet::create(now), Wallet::create(now));
+    let (alice, bob) = (Wallet::create(now), Wallet::create(now));
     client
         .enroll(
             &template(&person(1, &params), &params),
@@ -439,6 +448,35 @@ async fn a_wrong_share_component_in_a_catch_up_is_caught_and_named() {
         .expect("enroll bob")
         .enrollment_id
         .expect("id");
+    Enrolled {
+        tmp,
+        client,
+        nodes,
+        params,
+        alice,
+        bob,
+        bob_id,
+        missed_from,
+    }
+}
+
+/// A peer that serves a lagging node another share component than the one
+/// it holds (here: P1's stored share altered in its database) is caught by
+/// the commitment in the enrollment's log entry, named, and nothing is
+/// written: P2 halts rather than rebuild a corrupted share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_share_component_in_a_catch_up_is_caught_and_named() {
+    let Enrolled {
+        tmp,
+        client,
+        mut nodes,
+        params,
+        alice: _,
+        mut bob,
+        bob_id,
+        missed_from,
+    } = alice_and_bob_enrolled().await;
+    let dir = tmp.path();
     stop(nodes[2].take().expect("running")).await;
     roll_back(dir, 2, missed_from).await;
     // P1 (P2's previous party) serves P2 its own component x2: the second
@@ -538,40 +576,19 @@ async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_missed_ops_catches_up_from_its_peers() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let Enrolled {
+        tmp,
+        client,
+        mut nodes,
+        params,
+        alice,
+        mut bob,
+        bob_id,
+        missed_from,
+    } = alice_and_bob_enrolled().await;
     let dir = tmp.path();
-    let net_path =
-        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
-    let net = NetworkFile::load(&net_path).expect("network file");
-    let params = net.matching.embedding;
-    let client = Client::new(net).expect("client");
-    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
-    wait_ready(&client).await;
-    let now = OffsetDateTime::now_utc();
-    let (alice, mut bob) = (Wallet::create(now), Wallet::create(now));
     let long = Duration::minutes(30);
-    client
-        .enroll(
-            &template(&person(1, &params), &params),
-            &alice,
-            "site.example",
-        )
-        .await
-        .expect("enroll alice");
-    let missed_from = client.health(PartyId::P2).await.expect("health")["next_seq"]
-        .as_i64()
-        .expect("size");
-    // What P2 will have missed: Bob's enrollment and Alice's revocation.
-    let bob_id = client
-        .enroll(
-            &template(&person(2, &params), &params),
-            &bob,
-            "site.example",
-        )
-        .await
-        .expect("enroll bob")
-        .enrollment_id
-        .expect("id");
+    // What P2 will also have missed (after Bob's enrollment): Alice's revocation.
     client
         .revoke(&alice, revoke_all_until_now())
         .await
