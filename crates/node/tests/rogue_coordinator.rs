@@ -59,10 +59,13 @@ struct Net {
 }
 
 fn network() -> Net {
+    network_with(Default::default())
+}
+
+fn network_with(matching: sanctuary_proto::MatchingConfig) -> Net {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_owned();
-    let path = sanctuary_node::init_network(&dir, ["127.0.0.1"; 3], NET, Default::default())
-        .expect("init");
+    let path = sanctuary_node::init_network(&dir, ["127.0.0.1"; 3], NET, matching).expect("init");
     let net = NetworkFile::load(&path).expect("network file");
     let client = Client::new(net.clone()).expect("client");
     Net {
@@ -288,4 +291,75 @@ async fn a_tls_endpoint_with_another_key_is_refused_naming_the_node() {
         NetworkFile::parse(&text.replace("https://", "http://")).is_err(),
         "a network file with http:// URLs is refused unless it allows them"
     );
+}
+
+/// `security = "malicious"` in the network's matching config: the nodes
+/// prove every message of enrollment dedupes and verifications before
+/// opening or sealing anything, and decide as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_with_malicious_security_decides_as_before() {
+    let n = network_with(sanctuary_proto::MatchingConfig {
+        security: sanctuary_proto::MpcSecurity::Malicious,
+        ..Default::default()
+    });
+    for file in [
+        "network.toml",
+        "node-0/node.toml",
+        "node-1/node.toml",
+        "node-2/node.toml",
+    ] {
+        let toml = std::fs::read_to_string(n.dir.join(file)).expect("config");
+        assert!(toml.contains("security = \"malicious\""), "{file}: {toml}");
+    }
+    let params = n.net.matching.embedding;
+    let nodes: Vec<_> = (0..3).map(|i| start(config(&n.dir, i))).collect();
+    wait_ready(&n.client).await;
+    let mut alice = Wallet::create(OffsetDateTime::now_utc());
+    let bob = Wallet::create(OffsetDateTime::now_utc());
+    let face = person(7, &params);
+    let id = n
+        .client
+        .enroll(&template(&face, &params), &alice, "site.example")
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    // A second enrollment is a proven dedupe against the first.
+    let other = n
+        .client
+        .enroll(
+            &template(&person(8, &params), &params),
+            &bob,
+            "site.example",
+        )
+        .await
+        .expect("enroll bob");
+    assert!(other.enrollment_id.is_some(), "{other:?}");
+    let again = n
+        .client
+        .enroll(&template(&noisy(&face, 3), &params), &bob, "site.example")
+        .await
+        .expect("answer");
+    assert_eq!(
+        again.status,
+        sanctuary_proto::wire::EnrollStatus::AlreadyEnrolled,
+        "{again:?}"
+    );
+    let ok = consent(&mut alice);
+    assert!(
+        n.client
+            .verify(id, &template(&noisy(&face, 5), &params), &ok)
+            .await
+            .expect("verify genuine")
+    );
+    let ok = consent(&mut alice);
+    assert!(
+        !n.client
+            .verify(id, &template(&person(9, &params), &params), &ok)
+            .await
+            .expect("verify impostor")
+    );
+    for r in nodes {
+        stop(r).await;
+    }
 }

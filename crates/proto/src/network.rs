@@ -12,6 +12,26 @@ use sanctuary_log::CheckpointPolicy;
 
 use crate::{ProtoError, PublicKey};
 
+/// The adversary the nodes' computations defend against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MpcSecurity {
+    /// Honest-but-curious nodes (fast; a node that sends wrong values can
+    /// change a decision, not learn a template).
+    #[default]
+    SemiHonest,
+    /// One node may deviate: every message of a computation is proven to
+    /// the two other nodes before anything is opened or sealed to a client
+    /// (about 100x slower today, embeddings only: docs/ARCHITECTURE.md).
+    Malicious,
+}
+
+impl MpcSecurity {
+    fn is_default(&self) -> bool {
+        *self == MpcSecurity::default()
+    }
+}
+
 /// Matching parameters: identical on every node and client of a network.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +42,9 @@ pub struct MatchingConfig {
     /// Iris layout, rotations and threshold.
     #[serde(default)]
     pub iris: IrisParams,
+    /// `security = "malicious"` in `[matching]`; semi-honest when absent.
+    #[serde(default, skip_serializing_if = "MpcSecurity::is_default")]
+    pub security: MpcSecurity,
 }
 
 /// A node as clients see it.

@@ -211,7 +211,11 @@ impl<'a> RunCx<'a> {
             let Link::Plain(t) = std::mem::replace(&mut self.link, Link::Taken) else {
                 return Err(NodeError::Internal("op session link lost"));
             };
-            self.link = Link::Mpc(Box::new(Session::setup(t).await?));
+            let security = match self.node.cfg.matching.security {
+                sanctuary_proto::MpcSecurity::SemiHonest => sanctuary_mpc::Security::SemiHonest,
+                sanctuary_proto::MpcSecurity::Malicious => sanctuary_mpc::Security::Malicious,
+            };
+            self.link = Link::Mpc(Box::new(Session::setup(t).await?.with_security(security)));
         }
         match &mut self.link {
             Link::Mpc(s) => Ok(s),
@@ -267,8 +271,13 @@ impl<'a> RunCx<'a> {
     }
 
     /// Seals this node's decision share to the client's key and signs it
-    /// with the node's identity key.
-    fn seal_result(&self, bits: &BitShares) -> Result<SignedResult, NodeError> {
+    /// with the node's identity key. Under malicious security every message
+    /// of the computation is proven first: nothing leaves for the client
+    /// before the proofs pass.
+    async fn seal_result(&mut self, bits: &BitShares) -> Result<SignedResult, NodeError> {
+        if let Link::Mpc(sess) = &mut self.link {
+            sess.verify().await?;
+        }
         let party = self.node.party();
         let key = self
             .start

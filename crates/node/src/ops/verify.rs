@@ -53,6 +53,6 @@ pub(super) async fn run(op: &VerifyOp, cx: &mut RunCx<'_>) -> Result<Done, NodeE
     Ok(Done {
         outcome: Outcome::Matched,
         change: StateChange::None,
-        result: Some(cx.seal_result(&bits)?),
+        result: Some(cx.seal_result(&bits).await?),
     })
 }
