@@ -55,6 +55,12 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
     assert!(tried >= 10, "{v}");
     assert_eq!(v["forbidden_requests_refused"].as_u64(), Some(tried), "{v}");
     assert_eq!(v["rogue_node_blocked"], true, "{v}");
+    // A node sending a wrong score share: caught under malicious security
+    // with no decision released, while the same node flips the decision of
+    // a semi-honest network.
+    assert_eq!(v["cheating_detected"], true, "{v}");
+    assert_eq!(v["wrong_decisions_released"], 0, "{v}");
+    assert_eq!(v["semi_honest_wrong_decisions_released"], 1, "{v}");
     // Transparency log: co-signed, audited by subjects, tampering caught.
     assert!(v["log_entries"].as_u64().expect("count") > 60);
     assert!(v["checkpoint_cosigners"].as_u64().expect("count") >= 2);

@@ -89,6 +89,16 @@ struct DemoReport {
     /// accepts.
     client_path_attacks_tried: usize,
     client_path_attacks_refused: usize,
+    /// A node that sends a wrong score share (off by 2^31, consistently) on a
+    /// network with malicious security: every honest node's proof check
+    /// caught it and the client got no decision.
+    cheating_detected: bool,
+    /// Decisions the client accepted that differ from plaintext, on that
+    /// network (must be 0).
+    wrong_decisions_released: usize,
+    /// The same cheating node on a semi-honest network: the wrong decisions
+    /// the client accepted there (what malicious security prevents).
+    semi_honest_wrong_decisions_released: usize,
     log_entries: u64,
     checkpoint_cosigners: usize,
     audit_entries_verified: usize,
@@ -654,7 +664,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let outcome = outcome.and_then(|subjects| {
         tamper_scene(&dir, &mut nodes, &rt, &client, &subjects, &mut report)?;
         rogue_scene(&dir, &mut nodes, &rt, &client, &mut report)?;
-        client_path_scene(&dir, &rt, &client, &mut report)
+        client_path_scene(&dir, &rt, &client, &mut report)?;
+        rt.block_on(cheating_scene(&mut report))
     });
     nodes.stop();
     outcome?;
@@ -670,6 +681,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             && report.forbidden_requests_refused == report.forbidden_requests_tried
             && report.rogue_node_blocked
             && report.client_path_attacks_refused == report.client_path_attacks_tried
+            && report.cheating_detected
+            && report.wrong_decisions_released == 0
             && report.tamper_detected
             && report.audit_mismatches == 0
         {
@@ -865,6 +878,95 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
     }
 }
 
+/// A cheating node: node 1's operator changes its code to send a wrong
+/// share of the score (off by 2^31, and consistently: it keeps the altered
+/// value as its own copy, so openings agree) in every verification. On a
+/// small network of three in-process nodes, once semi-honest (the client
+/// gets the flipped decision) and once with `security = "malicious"` (every
+/// honest node's proof check catches it; no decision is released).
+async fn cheating_scene(report: &mut DemoReport) -> anyhow::Result<()> {
+    use sanctuary_node::Faults;
+    use sanctuary_proto::{MatchingConfig, MpcSecurity};
+    for security in [MpcSecurity::SemiHonest, MpcSecurity::Malicious] {
+        let tmp = tempfile::tempdir().context("temporary directory")?;
+        let matching = MatchingConfig {
+            security,
+            ..Default::default()
+        };
+        let path =
+            sanctuary_node::init_network(tmp.path(), ["127.0.0.1"; 3], "cheat-net", matching)?;
+        let net = NetworkFile::load(&path)?;
+        let client = Client::new(net.clone())?;
+        let params = net.matching.embedding;
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let cfg = crate::inproc::config(tmp.path(), i)?;
+            nodes.push(if i == 1 {
+                crate::inproc::start_with(cfg, || Faults::none().deviating_in_mpc(0, 1 << 31))
+            } else {
+                crate::inproc::start_with(cfg, Faults::none)
+            });
+        }
+        let outcome = async {
+            wait_ready(&client, Duration::from_secs(60)).await?;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0xc4ea7);
+            let face = synth::embedding(&mut rng, params.dim);
+            let enrolled = synth::quantize(&face, &params)?;
+            let probe = synth::quantize(&synth::genuine_embedding(&mut rng, &face, 0.6), &params)?;
+            let truth = probe.matches(&enrolled, params.threshold_int());
+            let mut wallet = Wallet::create(time::OffsetDateTime::now_utc());
+            let id = client
+                .enroll(
+                    &Template::Embedding(enrolled),
+                    &wallet,
+                    "enrollment-site.local",
+                )
+                .await?
+                .enrollment_id
+                .context("the cheating scene's subject was not enrolled")?;
+            let consent = token(
+                &mut wallet,
+                &net.network,
+                BANK,
+                &[Purpose::Verify],
+                time::Duration::minutes(10),
+                None,
+            )?;
+            Ok::<_, anyhow::Error>((
+                client
+                    .verify(id, &Template::Embedding(probe), &consent)
+                    .await,
+                truth,
+            ))
+        }
+        .await;
+        for n in nodes {
+            crate::inproc::stop(n).await;
+        }
+        let (decision, truth) = outcome?;
+        match (security, decision) {
+            (MpcSecurity::Malicious, Err(e)) => {
+                report.cheating_detected = e.to_string().contains("cheating detected");
+                report
+                    .refusals
+                    .push(format!("cheating node 1 (malicious security): {e}"));
+            }
+            (MpcSecurity::Malicious, Ok(d)) => {
+                report.wrong_decisions_released += usize::from(d != truth);
+            }
+            (MpcSecurity::SemiHonest, Ok(d)) => {
+                report.semi_honest_wrong_decisions_released += usize::from(d != truth);
+            }
+            (MpcSecurity::SemiHonest, Err(e)) => {
+                report
+                    .refusals
+                    .push(format!("cheating node 1 (semi-honest): {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A rogue coordinator on the client's path (node 0 is down after the
 /// rogue scene; its operator now runs the real engine with faults, API
 /// included): it announces its own result key to read the decision shares,
@@ -1023,6 +1125,10 @@ fn print_report(r: &DemoReport) {
     println!(
         "  client path          {:>6} of {} attacks by a rogue coordinator refused (its own result key, replaced shares)",
         r.client_path_attacks_refused, r.client_path_attacks_tried
+    );
+    println!(
+        "  cheating node        {:>6} (a node sending a wrong score share: caught with malicious security, {} wrong decisions released; {} without)",
+        r.cheating_detected, r.wrong_decisions_released, r.semi_honest_wrong_decisions_released
     );
     println!(
         "  transparency log     {:>6} entries, checkpoint co-signed by {} nodes",

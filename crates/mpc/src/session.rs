@@ -39,12 +39,9 @@ pub struct Session<T: Transport> {
     security: Security,
     /// The AND relations still to prove (malicious security only).
     ands: AndLog,
-    /// Tests: a *consistent* deviation, `(exchange index, xor mask)`: this
-    /// party XORs the mask into the first element of that reshare and keeps
-    /// the altered value as its own component too, so openings still agree.
-    #[cfg(test)]
+    /// A *consistent* deviation, `(reshare index, xor mask)`, for
+    /// fault-injection harnesses ([`Self::deviate_at`]).
     pub(crate) fault: Option<(u64, u64)>,
-    #[cfg(test)]
     exchanges: u64,
 }
 
@@ -95,9 +92,7 @@ impl<T: Transport> Session<T> {
             stats: SessionStats::default(),
             security: Security::default(),
             ands: AndLog::default(),
-            #[cfg(test)]
             fault: None,
-            #[cfg(test)]
             exchanges: 0,
         })
     }
@@ -106,6 +101,16 @@ impl<T: Transport> Session<T> {
     /// choose the same, before the first protocol step).
     pub fn with_security(mut self, security: Security) -> Self {
         self.security = security;
+        self
+    }
+
+    /// Fault injection (the devnet's cheating node, tests): this party
+    /// deviates at its `reshare`-th reshare of the session (0-based), XORing
+    /// `mask` into the first element it sends and keeping the altered value
+    /// as its own component too, so openings still agree. The deviation a
+    /// rogue operator would program; malicious security must catch it.
+    pub fn deviate_at(mut self, reshare: u64, mask: u64) -> Self {
+        self.fault = Some((reshare, mask));
         self
     }
 
@@ -242,23 +247,17 @@ impl<T: Transport> Session<T> {
         self.exchange(z).await
     }
 
-    async fn exchange<R: Ring>(
-        &mut self,
-        #[cfg_attr(not(test), allow(unused_mut))] mut z: Vec<R>,
-    ) -> Result<ShareVec<R>, MpcError> {
-        #[cfg(test)]
+    async fn exchange<R: Ring>(&mut self, mut z: Vec<R>) -> Result<ShareVec<R>, MpcError> {
+        if let Some((at, mask)) = self.fault
+            && at == self.exchanges
+            && let Some(first) = z.first_mut()
         {
-            if let Some((at, mask)) = self.fault
-                && at == self.exchanges
-                && let Some(first) = z.first_mut()
-            {
-                let bytes: &mut [u8] = bytemuck::bytes_of_mut(first);
-                for (b, m) in bytes.iter_mut().zip(mask.to_le_bytes()) {
-                    *b ^= m;
-                }
+            let bytes: &mut [u8] = bytemuck::bytes_of_mut(first);
+            for (b, m) in bytes.iter_mut().zip(mask.to_le_bytes()) {
+                *b ^= m;
             }
-            self.exchanges += 1;
         }
+        self.exchanges += 1;
         let party = self.party();
         self.stats.rounds += 1;
         self.send(party.prev(), &z).await?;

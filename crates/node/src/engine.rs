@@ -55,6 +55,9 @@ pub struct Faults {
     replace_share_of: Option<(PartyId, String)>,
     /// The peers' verdicts seen in each op session, by seq.
     verdicts_seen: std::sync::Mutex<Vec<(u64, Verdicts<Refusal>)>>,
+    /// In every op's MPC, deviate at this reshare with this xor mask
+    /// (`sanctuary_mpc::Session::deviate_at`).
+    pub(crate) mpc_deviation: Option<(u64, u64)>,
 }
 
 /// The peers' verdicts in one op session: `None` where a peer approved.
@@ -118,6 +121,14 @@ impl Faults {
         self
     }
 
+    /// In every op's computation, send a wrong value at reshare `reshare`
+    /// (xor `mask` into the first element), consistently, as a node whose
+    /// operator changed its code would.
+    pub fn deviating_in_mpc(mut self, reshare: u64, mask: u64) -> Self {
+        self.mpc_deviation = Some((reshare, mask));
+        self
+    }
+
     /// As coordinator, also hand `party` (whose seal key is `seal_key`) a
     /// share of its own making instead of the client's, and announce that
     /// box's digest in place of the client's.
@@ -164,7 +175,7 @@ pub struct Node {
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) state: Mutex<State>,
     control: Mutex<Option<MeshSession>>,
-    faults: Faults,
+    pub(crate) faults: Faults,
     pub(crate) halted: std::sync::Mutex<Option<String>>,
     pub(crate) metrics: Metrics,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,

@@ -215,7 +215,11 @@ impl<'a> RunCx<'a> {
                 sanctuary_proto::MpcSecurity::SemiHonest => sanctuary_mpc::Security::SemiHonest,
                 sanctuary_proto::MpcSecurity::Malicious => sanctuary_mpc::Security::Malicious,
             };
-            self.link = Link::Mpc(Box::new(Session::setup(t).await?.with_security(security)));
+            let mut sess = Session::setup(t).await?.with_security(security);
+            if let Some((at, mask)) = self.node.faults.mpc_deviation {
+                sess = sess.deviate_at(at, mask);
+            }
+            self.link = Link::Mpc(Box::new(sess));
         }
         match &mut self.link {
             Link::Mpc(s) => Ok(s),
