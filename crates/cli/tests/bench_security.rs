@@ -62,7 +62,7 @@ fn malicious_bench_refuses_what_it_cannot_prove() {
     assert!(String::from_utf8_lossy(&iris.stderr).contains("iris"));
     let big = bench(&[
         "--gallery",
-        "100000",
+        "1000000",
         "--queries",
         "16",
         "--security",

@@ -53,10 +53,11 @@ pub enum SecurityArg {
     Malicious,
 }
 
-/// Malicious security keeps, per party, about 66 KB of proof vectors per
-/// comparison of a batch in this version (one field element per AND): the
-/// bench refuses batches that would not fit in memory.
-const MALICIOUS_MAX_COMPARISONS: usize = 50_000;
+/// Malicious security keeps, per party, the AND relations of a batch until
+/// they are proven (about 350 bytes per comparison; the proofs themselves
+/// run in bounded chunks): the bench refuses batches that would not fit in
+/// memory with the three parties in one process.
+const MALICIOUS_MAX_COMPARISONS: usize = 4_000_000;
 
 /// `sanctuary bench` options.
 #[derive(Debug, clap::Args)]
@@ -500,7 +501,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             let comparisons = args.gallery.saturating_mul(args.queries);
             if comparisons > MALICIOUS_MAX_COMPARISONS {
                 bail!(
-                    "--security malicious: {} x {} = {comparisons} comparisons per batch; this version's prover keeps about 66 KB per comparison and handles at most {MALICIOUS_MAX_COMPARISONS}",
+                    "--security malicious: {} x {} = {comparisons} comparisons per batch; this version keeps about 350 bytes per comparison per party until proven and handles at most {MALICIOUS_MAX_COMPARISONS}",
                     args.gallery,
                     args.queries
                 );

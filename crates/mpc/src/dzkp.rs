@@ -403,16 +403,36 @@ fn expand<E: Elem>(seed: [u64; 2], n: usize) -> Vec<E> {
     elems(&t)
 }
 
+/// AND words per proof: the prover's vectors hold 128 field elements per
+/// word (8 MiB each at this size), so a large log is proven in chunks of
+/// this many words, each its own proof, to keep memory bounded.
+const CHUNK_WORDS: usize = 1 << 13;
+
 /// Proves this party's ANDs to its two peers and checks theirs. Every party
-/// calls it at the same point of the protocol.
+/// calls it at the same point of the protocol (the logs have the same
+/// length on every party, so the chunks line up).
 pub(crate) async fn verify<T: Transport>(
     sess: &mut Session<T>,
     log: &AndLog,
 ) -> Result<(), MpcError> {
-    let w_len = log.len();
-    if w_len == 0 {
-        return Ok(());
+    let mut start = 0;
+    while start < log.len() {
+        let end = (start + CHUNK_WORDS).min(log.len());
+        verify_chunk(sess, log, start..end).await?;
+        start = end;
     }
+    Ok(())
+}
+
+async fn verify_chunk<T: Transport>(
+    sess: &mut Session<T>,
+    log: &AndLog,
+    range: std::ops::Range<usize>,
+) -> Result<(), MpcError> {
+    let w_len = range.len();
+    let r = |v: &[u64]| -> Vec<u64> { v[range.clone()].to_vec() };
+    let (a_own, a_next, b_own, b_next) =
+        (r(&log.a_own), r(&log.a_next), r(&log.b_own), r(&log.b_next));
     let [s_mine, s_vp, s_vn] = seeds(sess).await?;
     let theta_mine: Vec<Gf64> = expand(s_mine, w_len);
     let theta_vp: Vec<Gf64> = expand(s_vp, w_len); // proof of `next`
@@ -420,23 +440,24 @@ pub(crate) async fn verify<T: Transport>(
 
     // Our proof: u = theta X^l a_o | theta X^l b_o, w = b_n | a_n.
     let mut u = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_mine, &log.a_own, &mut u);
-    spread(&theta_mine, &log.b_own, &mut u);
+    spread(&theta_mine, &a_own, &mut u);
+    spread(&theta_mine, &b_own, &mut u);
     let mut w = Vec::with_capacity(128 * w_len + 1);
-    bits(&log.b_next, &mut w);
-    bits(&log.a_next, &mut w);
+    bits(&b_next, &mut w);
+    bits(&a_next, &mut w);
     // As V_p of `next`: its own components are our next ones.
     let mut u_vp = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_vp, &log.a_next, &mut u_vp);
-    spread(&theta_vp, &log.b_next, &mut u_vp);
-    let c_words =
-        (0..w_len).map(|m| log.received[m] ^ (log.a_next[m] & log.b_next[m]) ^ log.f_next[m]);
+    spread(&theta_vp, &a_next, &mut u_vp);
+    spread(&theta_vp, &b_next, &mut u_vp);
+    let c_words = range
+        .clone()
+        .map(|m| log.received[m] ^ (log.a_next[m] & log.b_next[m]) ^ log.f_next[m]);
     let claim_vp = combine(&theta_vp, c_words);
     // As V_n of `prev`: its next components are our own ones.
     let mut w_vn = Vec::with_capacity(128 * w_len + 1);
-    bits(&log.b_own, &mut w_vn);
-    bits(&log.a_own, &mut w_vn);
-    let claim_vn = combine(&theta_vn, log.f_own.iter().copied());
+    bits(&b_own, &mut w_vn);
+    bits(&a_own, &mut w_vn);
+    let claim_vn = combine(&theta_vn, log.f_own[range.clone()].iter().copied());
     prove_and_check(
         sess,
         (u, w),
