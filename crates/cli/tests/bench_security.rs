@@ -43,7 +43,8 @@ fn malicious_bench_reports_both_levels_and_their_ratio() {
     let bytes = v["malicious_bytes_over_semi_honest"]
         .as_f64()
         .expect("bytes ratio");
-    assert!(bytes >= 1.0, "{v}");
+    // The proofs are extra messages: strictly more bytes.
+    assert!(bytes > 1.0, "{v}");
 }
 
 #[test]

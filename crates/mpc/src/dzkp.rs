@@ -66,9 +66,8 @@ pub(crate) struct AndLog {
     a_next: Vec<u64>,
     b_own: Vec<u64>,
     b_next: Vec<u64>,
-    /// What this party sent (`v`, its own component of the product).
-    sent: Vec<u64>,
-    /// What its next party sent it (that party's `v`).
+    /// What its next party sent it (that party's `v`); what this party sent
+    /// itself is not needed: its verifiers use their own copies.
     received: Vec<u64>,
     f_own: Vec<u64>,
     f_next: Vec<u64>,
@@ -82,7 +81,6 @@ impl Drop for AndLog {
             &mut self.a_next,
             &mut self.b_own,
             &mut self.b_next,
-            &mut self.sent,
             &mut self.received,
             &mut self.f_own,
             &mut self.f_next,
@@ -107,12 +105,10 @@ pub(crate) fn words<R: Ring>(v: &[R]) -> Vec<u64> {
 
 impl AndLog {
     /// Records one AND layer.
-    #[allow(clippy::too_many_arguments)] // the parts of one relation, named
     pub(crate) fn record<R: Ring>(
         &mut self,
         a: (&[R], &[R]),
         b: (&[R], &[R]),
-        sent: &[R],
         received: &[R],
         f_own: &[R],
         f_next: &[R],
@@ -121,14 +117,13 @@ impl AndLog {
         self.a_next.extend(words(a.1));
         self.b_own.extend(words(b.0));
         self.b_next.extend(words(b.1));
-        self.sent.extend(words(sent));
         self.received.extend(words(received));
         self.f_own.extend(words(f_own));
         self.f_next.extend(words(f_next));
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sent.len()
+        self.received.len()
     }
 }
 
@@ -430,9 +425,8 @@ async fn verify_chunk<T: Transport>(
     range: std::ops::Range<usize>,
 ) -> Result<(), MpcError> {
     let w_len = range.len();
-    let r = |v: &[u64]| -> Vec<u64> { v[range.clone()].to_vec() };
-    let (a_own, a_next, b_own, b_next) =
-        (r(&log.a_own), r(&log.a_next), r(&log.b_own), r(&log.b_next));
+    let (a_own, a_next) = (&log.a_own[range.clone()], &log.a_next[range.clone()]);
+    let (b_own, b_next) = (&log.b_own[range.clone()], &log.b_next[range.clone()]);
     let [s_mine, s_vp, s_vn] = seeds(sess).await?;
     let theta_mine: Vec<Gf64> = expand(s_mine, w_len);
     let theta_vp: Vec<Gf64> = expand(s_vp, w_len); // proof of `next`
@@ -440,23 +434,23 @@ async fn verify_chunk<T: Transport>(
 
     // Our proof: u = theta X^l a_o | theta X^l b_o, w = b_n | a_n.
     let mut u = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_mine, &a_own, &mut u);
-    spread(&theta_mine, &b_own, &mut u);
+    spread(&theta_mine, a_own, &mut u);
+    spread(&theta_mine, b_own, &mut u);
     let mut w = Vec::with_capacity(128 * w_len + 1);
-    bits(&b_next, &mut w);
-    bits(&a_next, &mut w);
+    bits(b_next, &mut w);
+    bits(a_next, &mut w);
     // As V_p of `next`: its own components are our next ones.
     let mut u_vp = Vec::with_capacity(128 * w_len + 1);
-    spread(&theta_vp, &a_next, &mut u_vp);
-    spread(&theta_vp, &b_next, &mut u_vp);
+    spread(&theta_vp, a_next, &mut u_vp);
+    spread(&theta_vp, b_next, &mut u_vp);
     let c_words = range
         .clone()
         .map(|m| log.received[m] ^ (log.a_next[m] & log.b_next[m]) ^ log.f_next[m]);
     let claim_vp = combine(&theta_vp, c_words);
     // As V_n of `prev`: its next components are our own ones.
     let mut w_vn = Vec::with_capacity(128 * w_len + 1);
-    bits(&b_own, &mut w_vn);
-    bits(&a_own, &mut w_vn);
+    bits(b_own, &mut w_vn);
+    bits(a_own, &mut w_vn);
     let claim_vn = combine(&theta_vn, log.f_own[range.clone()].iter().copied());
     prove_and_check(
         sess,

@@ -51,17 +51,17 @@ pub async fn msb_bits<R: Ring, T: Transport>(
     // one plain AND of u and w (zero parts included) so that malicious
     // security proves it like every other AND.
     let zero = vec![R::ZERO; n];
-    type Pair<R> = (Vec<R>, Vec<R>);
-    let (u, w): (Pair<R>, Pair<R>) = match party {
+    let z = zero.as_slice();
+    let (u, w) = match party {
         // u = (x0, 0), w = (0, x1).
-        PartyId::P0 => ((xo.to_vec(), zero.clone()), (zero.clone(), xn.to_vec())),
+        PartyId::P0 => ((xo, z), (z, xn)),
         // u = (0, x2), w = (x1, x2).
-        PartyId::P1 => ((zero.clone(), xn.to_vec()), (xo.to_vec(), xn.to_vec())),
+        PartyId::P1 => ((z, xn), (xo, xn)),
         // u = (x2, x0), w = (x2, 0).
-        PartyId::P2 => ((xo.to_vec(), xn.to_vec()), (xo.to_vec(), zero.clone())),
+        PartyId::P2 => ((xo, xn), (xo, z)),
     };
-    let maj = sess.and_reshare((&u.0, &u.1), (&w.0, &w.1)).await?;
-    drop((u, w, zero));
+    let maj = sess.and_reshare(u, w).await?;
+    drop(zero);
     let (mut c_own, mut c_next) = maj.into_parts();
     // X2's shares: P1 holds it as next, P2 as own.
     match party {

@@ -150,14 +150,8 @@ impl<T: Transport> Session<T> {
         if self.security == Security::SemiHonest {
             return self.reshare_bool(term.collect()).await;
         }
-        let (f_own, f_next) = self.rng.streams::<R>(n);
-        let z: Vec<R> = term
-            .zip(f_own.iter().zip(&f_next))
-            .map(|(t, (&x, &y))| t ^ x ^ y)
-            .collect();
-        let out = self.exchange(z).await?;
-        self.ands
-            .record(a, b, out.own(), out.next(), &f_own, &f_next);
+        let (out, f_own, f_next) = self.reshare_bool_keep(term.collect()).await?;
+        self.ands.record(a, b, out.next(), &f_own, &f_next);
         Ok(out)
     }
 
@@ -231,6 +225,18 @@ impl<T: Transport> Session<T> {
         let (f_own, f_next) = self.rng.streams::<R>(z.len());
         for (v, (a, b)) in z.iter_mut().zip(f_own.iter().zip(&f_next)) {
             *v = v.add(*a).sub(*b);
+        }
+        Ok((self.exchange(z).await?, f_own, f_next))
+    }
+
+    /// As [`Self::reshare_keep`] for XOR sharings.
+    async fn reshare_bool_keep<R: Ring>(
+        &mut self,
+        mut z: Vec<R>,
+    ) -> Result<(ShareVec<R>, Vec<R>, Vec<R>), MpcError> {
+        let (f_own, f_next) = self.rng.streams::<R>(z.len());
+        for (v, (&a, &b)) in z.iter_mut().zip(f_own.iter().zip(&f_next)) {
+            *v = *v ^ a ^ b;
         }
         Ok((self.exchange(z).await?, f_own, f_next))
     }
