@@ -16,9 +16,9 @@ use sanctuary_consent::{
     SubjectPublicKey, Wallet,
 };
 use sanctuary_log::{
-    AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Entry, ForkEvidence,
-    InclusionProof, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency, detect_fork,
-    subject_audit,
+    AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Erased, ForkEvidence,
+    InclusionProof, Leaf, MemoryTree, SignedNote, VerifiedCheckpoint, audit_consistency,
+    detect_fork, erased_for_subject, subject_audit,
 };
 use sanctuary_proto::seal::{SealKey, SealedBox, seal};
 use sanctuary_proto::{
@@ -28,9 +28,9 @@ use sanctuary_proto::{
 use crate::ClientError;
 use base64::Engine as _;
 use sanctuary_proto::wire::{
-    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, ErrorBody,
-    IdentifyRequest, MatchRequest, MatchResponse, RevokeRequest, SeqResponse, component_commitment,
-    deletion_commitment, enrollment_commitment,
+    DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EntriesResponse, Erasure,
+    ErrorBody, IdentifyRequest, MatchRequest, MatchResponse, RevealedAuditKey, RevokeRequest,
+    SeqResponse, component_commitment, deletion_commitment, enrollment_commitment,
 };
 use sanctuary_proto::wire::{SignedResult, result_message};
 
@@ -42,6 +42,10 @@ pub struct SubjectAudit {
     pub checkpoint: VerifiedCheckpoint,
     /// The subject's entries.
     pub entries: Vec<AuditedEntry>,
+    /// The subject's entries whose bodies were erased at their request
+    /// (each tied to them by the deletion that erased it); their leaves
+    /// were checked against the checkpoint with the rest.
+    pub erased: Vec<Erased>,
 }
 
 /// An auditor's view of the log across the nodes.
@@ -81,6 +85,11 @@ pub struct Client {
 /// `Send`.)
 pub fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
     wallet.audit_key().new_tag(&mut rand::rng())
+}
+
+/// The number of leaves a checkpoint covers, as an index bound.
+fn entries_len(cp: &VerifiedCheckpoint) -> usize {
+    usize::try_from(cp.size()).unwrap_or(usize::MAX)
 }
 
 /// A template's three sealed shares.
@@ -497,6 +506,48 @@ impl Client {
                 enrollment_id: id,
                 statement: SignedStatement::sign(wallet, statement),
                 audit_tag: Some(audit_tag(wallet)),
+                erase: None,
+            },
+        )
+        .await
+    }
+
+    /// Deletes enrollment `id` and erases the bodies of the wallet's earlier
+    /// log entries with it (the right to erasure, reaching the public log).
+    /// The wallet's entries are found by an audit against node 0's latest
+    /// co-signed checkpoint; its audit key is revealed to the nodes for this
+    /// request only, so that each checks the entries are the wallet's.
+    /// Every entry of this wallet is erased (not only this enrollment's):
+    /// the call for a subject leaving the network. Entries of earlier
+    /// erasing deletions stay, as the record of those erasures.
+    pub async fn delete_and_erase(
+        &self,
+        id: EnrollmentId,
+        wallet: &Wallet,
+    ) -> Result<DeleteResponse, ClientError> {
+        let audit = self.audit_subject(PartyId::P0, wallet.audit_key()).await?;
+        let seqs: Vec<u64> = audit
+            .entries
+            .iter()
+            .filter(|a| a.entry.erases.is_none())
+            .map(|a| a.entry.seq)
+            .collect();
+        let statement = DeletionRequest::new(
+            self.network_id()?,
+            Some(deletion_commitment(&id)),
+            time::OffsetDateTime::now_utc(),
+        );
+        self.post(
+            "/v1/delete",
+            &DeleteRequest {
+                request_id: new_request_id(),
+                enrollment_id: id,
+                statement: SignedStatement::sign(wallet, statement),
+                audit_tag: Some(audit_tag(wallet)),
+                erase: (!seqs.is_empty()).then(|| Erasure {
+                    audit_key: RevealedAuditKey::reveal(wallet.audit_key()),
+                    seqs,
+                }),
             },
         )
         .await
@@ -587,7 +638,7 @@ impl Client {
         party: PartyId,
         start: u64,
         end: u64,
-    ) -> Result<Vec<Entry>, ClientError> {
+    ) -> Result<Vec<Leaf>, ClientError> {
         const PAGE: u64 = 10_000;
         let mut out = Vec::new();
         let mut at = start;
@@ -604,7 +655,7 @@ impl Client {
             }
             for text in &page.entries {
                 out.push(
-                    Entry::from_bytes(text.as_bytes()).map_err(|e| ClientError::LogData {
+                    Leaf::from_bytes(text.as_bytes()).map_err(|e| ClientError::LogData {
                         party,
                         message: format!("served a malformed entry: {e}"),
                     })?,
@@ -658,15 +709,22 @@ impl Client {
         let policy = self.checkpoint_policy()?;
         let note = self.checkpoint(party).await?;
         let checkpoint = policy.verify(&note)?;
-        let entries = self.entries(party, 0, checkpoint.size()).await?;
+        let leaves = self.entries(party, 0, checkpoint.size()).await?;
         let entries =
-            subject_audit(key, &entries, &checkpoint).map_err(|e| ClientError::LogData {
+            subject_audit(key, &leaves, &checkpoint).map_err(|e| ClientError::LogData {
                 party,
                 message: format!("its entries do not match its co-signed checkpoint: {e}"),
             })?;
+        // (subject_audit checked that the leaves cover the checkpoint.)
+        let covered = leaves.get(..entries_len(&checkpoint)).unwrap_or(&leaves);
+        let erased = erased_for_subject(key, covered)
+            .into_iter()
+            .cloned()
+            .collect();
         Ok(SubjectAudit {
             checkpoint,
             entries,
+            erased,
         })
     }
 

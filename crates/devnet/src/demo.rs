@@ -837,6 +837,7 @@ fn rogue_scene(
             recorded &= entries.len() == 2
                 && entries
                     .iter()
+                    .filter_map(sanctuary_log::Leaf::entry)
                     .all(|e| matches!(e.outcome, sanctuary_log::Outcome::Refused { .. }));
         }
         report.rogue_node_blocked = all_refused && recorded;

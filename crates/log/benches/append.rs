@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sanctuary_log::{
     AuditKey, CheckpointPolicy, Log, MemoryStore, NewEntry, NoteSigningKey, Operation, Outcome,
-    RequestId, SignedNote, subject_audit,
+    RequestId, Salt, SignedNote, subject_audit,
 };
 use sanctuary_share::PartyId;
 
@@ -31,6 +31,8 @@ fn templates(rng: &mut StdRng, keys: &[AuditKey], n: usize) -> Vec<NewEntry> {
             request: RequestId(rng.random()),
             audit_tag: Some(keys[i % keys.len()].new_tag(rng)),
             share_commitments: None,
+            salt: Salt(rng.random()),
+            erases: None,
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::audit::AuditKey;
 use crate::checkpoint::VerifiedCheckpoint;
-use crate::entry::Entry;
+use crate::entry::{Entry, Erased, Leaf};
 use crate::error::{AuditError, Error, ProofError};
 use crate::merkle::MemoryTree;
 use crate::note::SignedNote;
@@ -135,13 +135,14 @@ pub struct AuditedEntry {
 /// entries are the subject's).
 ///
 /// `entries` must start at sequence number 0 and cover at least the
-/// checkpoint's size (later entries are ignored). The function rebuilds the
-/// tree (O(n) hashes), checks its root against the checkpoint, and returns
+/// checkpoint's size (later entries are ignored); erased leaves count in
+/// the tree like the entries they were. The function rebuilds the tree
+/// (O(n) hashes), checks its root against the checkpoint, and returns
 /// exactly the entries whose tag `key` owns, each with an inclusion proof
 /// verified against the checkpoint's root.
 pub fn subject_audit(
     key: &AuditKey,
-    entries: &[Entry],
+    entries: &[Leaf],
     checkpoint: &VerifiedCheckpoint,
 ) -> Result<Vec<AuditedEntry>, Error> {
     let size = checkpoint.size();
@@ -153,10 +154,10 @@ pub fn subject_audit(
         })?;
     let mut tree = MemoryTree::new();
     for (i, e) in covered.iter().enumerate() {
-        if e.seq != i as u64 {
+        if e.seq() != i as u64 {
             return Err(AuditError::OutOfOrder {
                 position: i as u64,
-                seq: e.seq,
+                seq: e.seq(),
             }
             .into());
         }
@@ -166,7 +167,7 @@ pub fn subject_audit(
         return Err(AuditError::RootMismatch.into());
     }
     let mut out = Vec::new();
-    for e in covered {
+    for e in covered.iter().filter_map(Leaf::entry) {
         if !e.audit_tag.as_ref().is_some_and(|t| key.owns(t)) {
             continue;
         }
@@ -182,6 +183,31 @@ pub fn subject_audit(
         });
     }
     Ok(out)
+}
+
+/// The erased leaves among `entries` whose erasure the subject asked for:
+/// those erased by a deletion entry that carries the subject's tag and
+/// lists them. (An erased leaf has no tag left; the deletion that erased it
+/// is what ties it to the subject.) Check the leaves against a checkpoint
+/// with [`subject_audit`] first.
+pub fn erased_for_subject<'a>(key: &AuditKey, entries: &'a [Leaf]) -> Vec<&'a Erased> {
+    entries
+        .iter()
+        .filter_map(|l| match l {
+            Leaf::Erased(e) => Some(e),
+            Leaf::Entry(_) => None,
+        })
+        .filter(|e| {
+            entries
+                .get(usize::try_from(e.erased_by).unwrap_or(usize::MAX))
+                .and_then(Leaf::entry)
+                .is_some_and(|d| {
+                    d.seq == e.erased_by
+                        && d.audit_tag.as_ref().is_some_and(|t| key.owns(t))
+                        && d.erases.as_ref().is_some_and(|s| s.contains(&e.seq))
+                })
+        })
+        .collect()
 }
 
 /// Verifies entries the subject fetched one by one with their inclusion

@@ -4,13 +4,17 @@ use std::fmt;
 
 use sanctuary_share::PartyId;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::audit::AuditTag;
 use crate::error::FormatError;
 use crate::hash::{Hash, hex_encode, leaf_hash, parse_lower_hex};
 
 /// The entry format version this crate writes and accepts.
-pub const ENTRY_VERSION: u64 = 1;
+pub const ENTRY_VERSION: u64 = 2;
+
+/// Domain label of an entry's body commitment (the Merkle leaf data).
+pub const ENTRY_COMMITMENT_DOMAIN: &[u8] = b"sanctuary/log/v2/entry-commitment";
 
 /// What kind of operation an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +50,15 @@ pub enum Operation {
 pub enum Outcome {
     /// The operation was carried out.
     Performed,
+    /// A subject's right (deletion, withdrawal of consent) that one node
+    /// refused was carried out by the others anyway: a right needs no
+    /// unanimity. The refusing node is recorded so that everyone sees it.
+    PerformedOverRefusal {
+        /// The node that refused.
+        refused_by: PartyId,
+        /// Its machine-readable reason code.
+        reason: String,
+    },
     /// The operation was refused (no consent, policy veto, ...).
     Refused {
         /// Machine-readable reason code, e.g. `consent_expired`, chosen by the
@@ -104,6 +117,13 @@ pub struct NewEntry {
     /// (64 hex each, component order) that the subject signed, so a node
     /// rebuilding its share later can check what its peers send.
     pub share_commitments: Option<Vec<String>>,
+    /// Random bytes hashed with the body, so that the leaf (a hash of the
+    /// body) says nothing about an erased body. Agreed by the three nodes
+    /// (the coordinator draws it for each operation).
+    pub salt: Salt,
+    /// For a deletion that erased the subject's earlier entries: their
+    /// sequence numbers, ascending.
+    pub erases: Option<Vec<u64>>,
 }
 
 impl NewEntry {
@@ -121,8 +141,54 @@ impl NewEntry {
             purpose: self.purpose,
             request: self.request,
             audit_tag: self.audit_tag,
+            salt: self.salt,
             share_commitments: self.share_commitments,
+            erases: self.erases,
         }
+    }
+}
+
+/// An entry's salt: 32 random bytes, 64 lowercase hex on the wire. Public
+/// while the body is; dropped with it on erasure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Salt(pub [u8; 32]);
+
+impl Salt {
+    /// A fresh random salt.
+    pub fn random<R: rand::RngCore + rand::CryptoRng + ?Sized>(rng: &mut R) -> Salt {
+        let mut b = [0u8; 32];
+        rng.fill_bytes(&mut b);
+        Salt(b)
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex_encode(&self.0)
+    }
+
+    /// Parses 64 lowercase hex digits.
+    pub fn from_hex(s: &str) -> Option<Salt> {
+        parse_lower_hex(s).map(Salt)
+    }
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({})", hex_encode(&self.0))
+    }
+}
+
+impl Serialize for Salt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex_encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Salt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Salt::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("salt is not 64 lowercase hex digits"))
     }
 }
 
@@ -139,14 +205,19 @@ enum EntryKind {
 /// the fields in this order, optional fields present as `null`:
 ///
 /// ```text
-/// {"type":"sanctuary.log.entry","version":1,"seq":0,"time_ms":1700000000000,
+/// {"type":"sanctuary.log.entry","version":2,"seq":0,"time_ms":1700000000000,
 ///  "proposer":0,"operation":"enroll","outcome":"performed",
 ///  "relying_party":"aid-org","purpose":"dedupe","request":"<32 hex>",
-///  "audit_tag":{"nonce":"<32 hex>","tag":"<64 hex>"}}
+///  "audit_tag":{"nonce":"<32 hex>","tag":"<64 hex>"},"salt":"<64 hex>"}
 /// ```
 ///
-/// Enrollment entries end with `"share_commitments":["<64 hex>" x3]`;
-/// other entries omit the field (a `null` there is not canonical).
+/// Enrollment entries end with `"share_commitments":["<64 hex>" x3]`, and
+/// deletions that erased earlier entries with `"erases":[3,7]`; other
+/// entries omit the fields (a `null` there is not canonical).
+///
+/// The Merkle leaf is not these bytes but their salted hash
+/// ([`Entry::commitment`]), so a body can be dropped later ([`Erased`])
+/// while every proof still verifies.
 ///
 /// [`Entry::from_bytes`] accepts only this form: unknown fields, other
 /// versions and any non-canonical spelling (whitespace, key order, escapes)
@@ -175,10 +246,16 @@ pub struct Entry {
     pub request: RequestId,
     /// The subject's blinded tag, if the operation has a subject.
     pub audit_tag: Option<AuditTag>,
+    /// The salt hashed with the body.
+    pub salt: Salt,
     /// Enrollments only: commitments to the three share components. Absent
     /// (not `null`) on every other entry, so their encoding is unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_commitments: Option<Vec<String>>,
+    /// Deletions with erasure only: the sequence numbers of the subject's
+    /// entries whose bodies this deletion erased. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erases: Option<Vec<u64>>,
 }
 
 /// The version field; deserialising any other value than
@@ -211,7 +288,7 @@ impl Entry {
         self.version.0
     }
 
-    /// The canonical bytes (the Merkle leaf data).
+    /// The canonical bytes (what the body commitment hashes).
     pub fn to_bytes(&self) -> Vec<u8> {
         // Invariant: serialising this struct cannot fail (no maps with
         // non-string keys, no failing Serialize impls).
@@ -236,8 +313,136 @@ impl Entry {
         Ok(entry)
     }
 
-    /// `SHA-256(0x00 || to_bytes())`.
+    /// The body commitment: `SHA-256(ENTRY_COMMITMENT_DOMAIN || to_bytes())`.
+    /// The bytes include the random salt, so once the body is gone the
+    /// commitment cannot be opened by guessing it.
+    pub fn commitment(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update(ENTRY_COMMITMENT_DOMAIN);
+        h.update(self.to_bytes());
+        Hash(h.finalize().into())
+    }
+
+    /// The Merkle leaf hash: `SHA-256(0x00 || commitment())`.
     pub fn leaf_hash(&self) -> Hash {
-        leaf_hash(&self.to_bytes())
+        leaf_hash(&self.commitment().0)
+    }
+
+    /// What is left of this entry once deletion `by` erased its body.
+    pub fn erased(&self, by: u64) -> Erased {
+        Erased {
+            kind: ErasedKind::Erased,
+            version: Version(ENTRY_VERSION),
+            seq: self.seq,
+            commitment: self.commitment(),
+            erased_by: by,
+        }
+    }
+}
+
+/// The constant `"type"` field of an erased leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum ErasedKind {
+    #[serde(rename = "sanctuary.log.erased")]
+    Erased,
+}
+
+/// A leaf whose body was erased at the subject's request: the commitment
+/// stays (so proofs and checkpoints still verify), with the deletion that
+/// erased it.
+///
+/// Canonical encoding:
+/// `{"type":"sanctuary.log.erased","version":2,"seq":3,"commitment":"<64 hex>","erased_by":9}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Erased {
+    #[serde(rename = "type")]
+    kind: ErasedKind,
+    version: Version,
+    /// Sequence number = leaf index.
+    pub seq: u64,
+    /// The erased entry's body commitment ([`Entry::commitment`]).
+    pub commitment: Hash,
+    /// The deletion entry whose subject asked for the erasure.
+    pub erased_by: u64,
+}
+
+impl Erased {
+    /// The Merkle leaf hash (equal to the erased entry's).
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.commitment.0)
+    }
+}
+
+/// One leaf of the log as stored and served: an entry, or what is left of
+/// it after erasure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leaf {
+    /// The entry, body and salt present.
+    Entry(Entry),
+    /// The body was erased.
+    Erased(Erased),
+}
+
+#[derive(Deserialize)]
+struct TypeProbe {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+impl Leaf {
+    /// The leaf index.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Leaf::Entry(e) => e.seq,
+            Leaf::Erased(e) => e.seq,
+        }
+    }
+
+    /// The Merkle leaf hash.
+    pub fn leaf_hash(&self) -> Hash {
+        match self {
+            Leaf::Entry(e) => e.leaf_hash(),
+            Leaf::Erased(e) => e.leaf_hash(),
+        }
+    }
+
+    /// The entry, unless it was erased.
+    pub fn entry(&self) -> Option<&Entry> {
+        match self {
+            Leaf::Entry(e) => Some(e),
+            Leaf::Erased(_) => None,
+        }
+    }
+
+    /// The canonical bytes (stored and served).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Leaf::Entry(e) => e.to_bytes(),
+            // Invariant: as for entries, serialising cannot fail.
+            Leaf::Erased(e) => serde_json::to_vec(e)
+                .unwrap_or_else(|_| unreachable!("erased leaf serialisation is infallible")),
+        }
+    }
+
+    /// Parses either canonical form; rejects anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Leaf, FormatError> {
+        let probe: TypeProbe = serde_json::from_slice(bytes).map_err(FormatError::EntryJson)?;
+        if probe.kind != "sanctuary.log.erased" {
+            return Entry::from_bytes(bytes).map(Leaf::Entry);
+        }
+        let v: VersionProbe = serde_json::from_slice(bytes).map_err(FormatError::EntryJson)?;
+        if v.version != ENTRY_VERSION {
+            return Err(FormatError::EntryVersion {
+                found: v.version,
+                expected: ENTRY_VERSION,
+            });
+        }
+        let erased: Erased = serde_json::from_slice(bytes).map_err(FormatError::EntryJson)?;
+        let leaf = Leaf::Erased(erased);
+        if leaf.to_bytes() != bytes {
+            return Err(FormatError::EntryNotCanonical);
+        }
+        Ok(leaf)
     }
 }

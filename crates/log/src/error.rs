@@ -375,6 +375,20 @@ pub enum UsageError {
         /// The checkpoint's size.
         size: u64,
     },
+    /// Erasing an entry that is not earlier than the erasing deletion.
+    #[error("entry {seq} cannot be erased by entry {by}: only earlier entries can")]
+    EraseOutOfRange {
+        /// The entry to erase.
+        seq: u64,
+        /// The deletion erasing it.
+        by: u64,
+    },
+    /// Erasing an entry whose body is already gone.
+    #[error("entry {seq} is already erased")]
+    AlreadyErased {
+        /// The entry.
+        seq: u64,
+    },
 }
 
 /// Errors of a [`LogStore`](crate::LogStore) or

@@ -112,6 +112,8 @@
 //!     request: RequestId([7; 16]),
 //!     audit_tag: Some(tag),
 //!     share_commitments: None,
+//!     salt: Salt::random(&mut rng),
+//!     erases: None,
 //! }).await?;
 //!
 //! // Three nodes cosign the tree head.
@@ -164,11 +166,14 @@ pub mod verify;
 pub use audit::{AUDIT_TAG_DOMAIN, AuditKey, AuditTag, NONCE_LEN};
 pub use auditor::{
     AuditOutcome, AuditedEntry, ForkEvidence, ForkKind, audit_consistency, detect_fork,
-    subject_audit, verify_subject_entries,
+    erased_for_subject, subject_audit, verify_subject_entries,
 };
 pub use checkpoint::{Checkpoint, CheckpointPolicy, DEFAULT_THRESHOLD, VerifiedCheckpoint};
 pub use cosigner::Cosigner;
-pub use entry::{ENTRY_VERSION, Entry, NewEntry, Operation, Outcome, RequestId};
+pub use entry::{
+    ENTRY_COMMITMENT_DOMAIN, ENTRY_VERSION, Entry, Erased, Leaf, NewEntry, Operation, Outcome,
+    RequestId, Salt,
+};
 pub use error::{
     AuditError, CheckpointError, CheckpointFormat, ConfigError, CosignError, Error, FormatError,
     KeyFormat, NoteFormat, ProofError, StoreError, UsageError,

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crate::checkpoint::{Checkpoint, CheckpointPolicy, VerifiedCheckpoint};
-use crate::entry::{Entry, NewEntry};
+use crate::entry::{Entry, Erased, Leaf, NewEntry};
 use crate::error::{ConfigError, Error, StoreError, UsageError};
-use crate::hash::{Hash, leaf_hash};
+use crate::hash::Hash;
 use crate::merkle::{self, BatchReader};
 use crate::note::SignedNote;
 use crate::store::{AppendRecord, LogStore};
@@ -101,7 +101,7 @@ impl<S: LogStore> Log<S> {
     pub async fn prepare(&self, entry: Entry) -> Result<PreparedAppend, Error> {
         self.check_next(entry.seq).await?;
         let canonical = entry.to_bytes();
-        let leaf = leaf_hash(&canonical);
+        let leaf = entry.leaf_hash();
         let frontier = self.frontier(entry.seq).await?;
         let mut hashes = merkle::hashes_for_batch(entry.seq, &frontier, &[leaf])?;
         let hashes = if hashes.is_empty() {
@@ -119,7 +119,7 @@ impl<S: LogStore> Log<S> {
     /// Appends an entry whose sequence number was just checked or assigned.
     async fn append_sequenced(&mut self, entry: &Entry) -> Result<(), Error> {
         let canonical = entry.to_bytes();
-        let leaf = leaf_hash(&canonical);
+        let leaf = entry.leaf_hash();
         let frontier = self.frontier(entry.seq).await?;
         let hashes = merkle::hashes_for_batch(entry.seq, &frontier, &[leaf])?;
         let hashes = hashes.first().map_or(&[][..], Vec::as_slice);
@@ -160,7 +160,7 @@ impl<S: LogStore> Log<S> {
         };
         let start = first.seq;
         let canonical: Vec<Vec<u8>> = entries.iter().map(Entry::to_bytes).collect();
-        let leaves: Vec<Hash> = canonical.iter().map(|c| leaf_hash(c)).collect();
+        let leaves: Vec<Hash> = entries.iter().map(Entry::leaf_hash).collect();
         let frontier = self.frontier(start).await?;
         let hashes = merkle::hashes_for_batch(start, &frontier, &leaves)?;
         let records: Vec<AppendRecord<'_>> = entries
@@ -177,9 +177,34 @@ impl<S: LogStore> Log<S> {
         Ok(())
     }
 
-    /// Entries with sequence numbers in `range`.
-    pub async fn entries(&self, range: Range<u64>) -> Result<Vec<Entry>, Error> {
+    /// Leaves with sequence numbers in `range`.
+    pub async fn entries(&self, range: Range<u64>) -> Result<Vec<Leaf>, Error> {
         Ok(self.store.entries(range).await?)
+    }
+
+    /// What erasing the bodies of entries `seqs` at deletion `by` leaves:
+    /// each must exist and still have its body (an entry is erased once).
+    pub async fn erasures(&self, seqs: &[u64], by: u64) -> Result<Vec<Erased>, Error> {
+        let size = self.size().await?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            if seq >= size || seq >= by {
+                return Err(UsageError::EraseOutOfRange { seq, by }.into());
+            }
+            match self.store.entries(seq..seq + 1).await?.pop() {
+                Some(Leaf::Entry(e)) => out.push(e.erased(by)),
+                Some(Leaf::Erased(_)) => return Err(UsageError::AlreadyErased { seq }.into()),
+                None => return Err(UsageError::EraseOutOfRange { seq, by }.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Erases the bodies of entries `seqs` (see [`Log::erasures`]).
+    pub async fn erase(&self, seqs: &[u64], by: u64) -> Result<Vec<Erased>, Error> {
+        let erased = self.erasures(seqs, by).await?;
+        self.store.erase(&erased).await?;
+        Ok(erased)
     }
 
     /// The current root.

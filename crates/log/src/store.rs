@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::Entry;
+use crate::entry::{Entry, Erased, Leaf};
 use crate::error::StoreError;
 use crate::hash::Hash;
 use crate::merkle::{HashReader, MemoryTree, NodeIndex};
@@ -62,11 +62,17 @@ pub trait LogStore: Send + Sync {
     /// Number of entries.
     fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Entries with sequence numbers in `range` (which must lie within the log).
+    /// Leaves with sequence numbers in `range` (which must lie within the
+    /// log): entries, or what erasure left of them.
     fn entries(
         &self,
         range: Range<u64>,
-    ) -> impl Future<Output = Result<Vec<Entry>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Leaf>, StoreError>> + Send;
+
+    /// Replaces the bodies of earlier entries by their erased form
+    /// (all or nothing). The Merkle hashes are untouched: an erased leaf
+    /// hashes as its entry did.
+    fn erase(&self, erased: &[Erased]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stored node hashes, in the order asked for.
     fn read_hashes(
@@ -108,7 +114,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct MemoryInner {
-    entries: Vec<Entry>,
+    entries: Vec<Leaf>,
     tree: MemoryTree,
     latest: Option<SignedNote>,
     last_signed: Option<Checkpoint>,
@@ -140,7 +146,7 @@ impl MemoryInner {
             return Err(StoreError::MissingHash(NodeIndex::new(0, size)));
         }
         self.tree.store(record.hashes);
-        self.entries.push(record.entry.clone());
+        self.entries.push(Leaf::Entry(record.entry.clone()));
         Ok(())
     }
 }
@@ -168,7 +174,24 @@ impl LogStore for MemoryStore {
         Ok(self.lock().entries.len() as u64)
     }
 
-    async fn entries(&self, range: Range<u64>) -> Result<Vec<Entry>, StoreError> {
+    async fn erase(&self, erased: &[Erased]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let size = g.entries.len() as u64;
+        if let Some(e) = erased.iter().find(|e| e.seq >= size) {
+            return Err(StoreError::OutOfRange {
+                start: e.seq,
+                end: e.seq + 1,
+                size,
+            });
+        }
+        for e in erased {
+            // Invariant: checked above that seq < entries.len().
+            g.entries[e.seq as usize] = Leaf::Erased(e.clone());
+        }
+        Ok(())
+    }
+
+    async fn entries(&self, range: Range<u64>) -> Result<Vec<Leaf>, StoreError> {
         let g = self.lock();
         let size = g.entries.len() as u64;
         if range.start > range.end || range.end > size {
@@ -227,8 +250,11 @@ impl<S: LogStore> LogStore for std::sync::Arc<S> {
     fn entries(
         &self,
         range: Range<u64>,
-    ) -> impl Future<Output = Result<Vec<Entry>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Vec<Leaf>, StoreError>> + Send {
         (**self).entries(range)
+    }
+    fn erase(&self, erased: &[Erased]) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).erase(erased)
     }
     fn read_hashes(
         &self,

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use sanctuary_log::{
-    AuditKey, Checkpoint, Entry, Hash, NewEntry, NoteSigningKey, Operation, Outcome, RequestId,
-    SignedNote,
+    AuditKey, Checkpoint, Entry, Hash, Leaf, NewEntry, NoteSigningKey, Operation, Outcome,
+    RequestId, Salt, SignedNote,
 };
 use sanctuary_share::PartyId;
 
@@ -26,9 +26,11 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
         any::<[u8; 16]>(),
         prop::option::of(any::<[u8; 32]>()),
         prop::option::of("[a-z_]{1,12}"),
+        any::<[u8; 32]>(),
+        prop::option::of(prop::collection::vec(any::<u64>(), 0..4)),
     )
         .prop_map(
-            |(seq, time_ms, p, operation, rp, purpose, request, key, refused)| {
+            |(seq, time_ms, p, operation, rp, purpose, request, key, refused, salt, erases)| {
                 let mut rng = rand::rng();
                 NewEntry {
                     time_ms,
@@ -41,6 +43,8 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
                     request: RequestId(request),
                     audit_tag: key.map(|k| AuditKey::from_bytes(k).new_tag(&mut rng)),
                     share_commitments: None,
+                    salt: Salt(salt),
+                    erases,
                 }
                 .with_seq(seq)
             },
@@ -59,6 +63,17 @@ proptest! {
     #[test]
     fn entry_decoder_never_panics(b in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = Entry::from_bytes(&b);
+        let _ = Leaf::from_bytes(&b);
+    }
+
+    #[test]
+    fn leaves_round_trip_and_erasure_keeps_the_leaf_hash(e in arb_entry(), by in any::<u64>()) {
+        let whole = Leaf::Entry(e.clone());
+        prop_assert_eq!(Leaf::from_bytes(&whole.to_bytes()).expect("canonical"), whole.clone());
+        let erased = Leaf::Erased(e.erased(by));
+        prop_assert_eq!(Leaf::from_bytes(&erased.to_bytes()).expect("canonical"), erased.clone());
+        prop_assert_eq!(erased.leaf_hash(), whole.leaf_hash());
+        prop_assert_eq!(erased.seq(), e.seq);
     }
 
     #[test]

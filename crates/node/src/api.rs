@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::NodeError;
 use crate::engine::{Node, Outcome};
 use sanctuary_proto::wire::{
-    DedupeOp, DeleteOp, EnrollOp, FestivalCheckinOp, IdentifyOp, RevokeOp, VerifyOp,
+    DedupeOp, DeleteOp, EnrollOp, FestivalCheckinOp, IdentifyOp, MAX_ERASE, RevokeOp, VerifyOp,
 };
 use sanctuary_proto::wire::{
     DeleteRequest, DeleteResponse, EnrollRequest, EnrollResponse, EnrollStatus, EntriesResponse,
@@ -169,13 +169,32 @@ async fn delete(
     Json(req): Json<DeleteRequest>,
 ) -> Result<Json<DeleteResponse>, NodeError> {
     check_request_id(&req.request_id)?;
+    if let Some(e) = &req.erase
+        && (e.seqs.is_empty()
+            || e.seqs.len() > MAX_ERASE
+            || e.seqs.windows(2).any(|w| w[0] >= w[1]))
+    {
+        return Err(NodeError::BadRequest(format!(
+            "erase.seqs: 1 to {MAX_ERASE} sequence numbers, ascending, without repeats"
+        )));
+    }
+    let erased = req
+        .erase
+        .as_ref()
+        .map(|e| e.seqs.clone())
+        .unwrap_or_default();
     let op = Op::Delete(DeleteOp {
         enrollment_id: req.enrollment_id,
         statement: req.statement,
         audit_tag: req.audit_tag,
+        erase: req.erase,
     });
     let (seq, _, _) = node.coordinate(&req.request_id, op, None, None).await?;
-    Ok(Json(DeleteResponse { seq, deleted: true }))
+    Ok(Json(DeleteResponse {
+        seq,
+        deleted: true,
+        erased,
+    }))
 }
 
 async fn revoke(

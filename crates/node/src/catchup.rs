@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use sanctuary_log::merkle::{self, HashReader, NodeIndex};
-use sanctuary_log::{Entry, Hash, StoreError as LogStoreError, leaf_hash};
+use sanctuary_log::{Entry, Hash, Leaf, StoreError as LogStoreError};
 use sanctuary_mpc::{Transport, TransportError};
 use sanctuary_net::MeshSession;
 use sanctuary_proto::EnrollmentId;
@@ -268,17 +268,16 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
         )));
     }
     // The missed entries, their Merkle hashes, and the root they give.
-    let entries: Vec<Entry> = next
+    let leaves_in: Vec<Leaf> = next
         .entries
         .iter()
-        .map(|t| Entry::from_bytes(t.as_bytes()))
+        .map(|t| Leaf::from_bytes(t.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|e| behind(format!("malformed entry from the peers: {e}")))?;
-    let leaves: Vec<Hash> = next
-        .entries
-        .iter()
-        .map(|t| leaf_hash(t.as_bytes()))
-        .collect();
+    let leaves: Vec<Hash> = leaves_in.iter().map(Leaf::leaf_hash).collect();
+    // Erased leaves keep their hash; what the missed ops say comes from the
+    // entries that still have their bodies.
+    let entries: Vec<Entry> = leaves_in.iter().filter_map(Leaf::entry).cloned().collect();
     let wanted = merkle::frontier(from);
     let indices: Vec<(u8, u64)> = wanted.iter().map(|i| (i.level, i.index)).collect();
     let frontier: Vec<Hash> = node
@@ -301,14 +300,15 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
             "this node's log is not a prefix of its peers' (it diverged); an operator must look",
         ));
     }
-    let mut ops = Vec::with_capacity(entries.len());
-    for ((e, text), h) in entries.iter().zip(&next.entries).zip(&hashes) {
-        if e.seq != from + ops.len() as u64 {
+    let mut ops = Vec::with_capacity(leaves_in.len());
+    for ((l, text), h) in leaves_in.iter().zip(&next.entries).zip(&hashes) {
+        if l.seq() != from + ops.len() as u64 {
             return Err(behind("entries out of order"));
         }
         ops.push(AppliedOp::log_only(
-            e.seq,
-            i64::try_from(e.time_ms).unwrap_or(i64::MAX),
+            l.seq(),
+            l.entry()
+                .map_or(0, |e| i64::try_from(e.time_ms).unwrap_or(i64::MAX)),
             text.as_bytes().to_vec(),
             h.iter()
                 .map(|(i, h)| NodeHash {
@@ -318,6 +318,18 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
                 })
                 .collect(),
         ));
+    }
+    // A missed deletion that erased entries this node already holds: erase
+    // them here too, in that op's row of the same transaction (later ones
+    // came from the peers already erased; the root check covered both).
+    for (op, e) in ops.iter_mut().zip(&leaves_in) {
+        let Some(erases) = e.entry().and_then(|e| e.erases.as_ref()) else {
+            continue;
+        };
+        let own: Vec<u64> = erases.iter().copied().filter(|s| *s < from).collect();
+        if !own.is_empty() {
+            op.erase = crate::erasure::rows(&st.log, &own, op.seq).await?;
+        }
     }
     // Enrollments: ours must become exactly the peers' set.
     let theirs: BTreeSet<EnrollmentId> = next.ids.iter().map(|(_, id)| *id).collect();

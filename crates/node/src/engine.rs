@@ -25,7 +25,7 @@ use sanctuary_proto::EnrollmentId;
 use sanctuary_proto::RefusalCode;
 use sanctuary_proto::seal::{SealKey, SealedBox};
 use sanctuary_proto::wire::{
-    CONTROL_SESSION, CONTROL_VERSION, CosignOp, ExpireOp, Op, OpDone, OpStart, Refusal,
+    CONTROL_SESSION, CONTROL_VERSION, CosignOp, DeleteOp, ExpireOp, Op, OpDone, OpStart, Refusal,
     SignedResult, session_id,
 };
 use sanctuary_share::{PartyId, ShareVec};
@@ -58,6 +58,9 @@ pub struct Faults {
     /// In every op's MPC, deviate at this reshare with this xor mask
     /// (`sanctuary_mpc::Session::deviate_at`).
     pub(crate) mpc_deviation: Option<(u64, u64)>,
+    /// Refuse every deletion and withdrawal of consent, and keep the data
+    /// anyway: the operator who would rather not honour a subject's rights.
+    refuse_rights: bool,
 }
 
 /// The peers' verdicts in one op session: `None` where a peer approved.
@@ -126,6 +129,14 @@ impl Faults {
     /// operator changed its code would.
     pub fn deviating_in_mpc(mut self, reshare: u64, mask: u64) -> Self {
         self.mpc_deviation = Some((reshare, mask));
+        self
+    }
+
+    /// Refuse every deletion and consent withdrawal, and keep this node's
+    /// share and consent state as they were (its copy survives; the others
+    /// still delete theirs).
+    pub fn refusing_rights(mut self) -> Self {
+        self.refuse_rights = true;
         self
     }
 
@@ -494,6 +505,7 @@ impl Node {
         let mut st = self.state.lock().await;
         let seq = st.next_seq;
         let time_ms = now_ms();
+        let log_salt = sanctuary_log::Salt::random(&mut rand::rng());
         let share_digests: Vec<String> = shares
             .iter()
             .flatten()
@@ -508,6 +520,7 @@ impl Node {
             share: shares.as_ref().and_then(|s| s.get(p.index()).cloned()),
             share_digests: share_digests.clone(),
             client_key: client_key.clone(),
+            log_salt,
         };
         if let Err(e) = self.announce(&start_for).await {
             position::abort_announced(self, &start_for(PartyId::P0)).await;
@@ -591,8 +604,23 @@ impl Node {
             };
             ops::verdict(&start.op, &cx)
         });
+        if verdict.is_ok()
+            && let Op::Delete(DeleteOp {
+                erase: Some(erase), ..
+            }) = &start.op
+            && let Err(r) = crate::erasure::check(&st.log, erase, start.seq).await
+        {
+            verdict = Err(r);
+        }
         if self.faults.approve_everything {
             verdict = Ok(Vec::new());
+        }
+        let right = is_right(&start.op);
+        if self.faults.refuse_rights && right {
+            verdict = Err(Refusal {
+                code: RefusalCode::RightRefused,
+                message: "this node does not honour deletions or withdrawals".into(),
+            });
         }
         let mine = position::mine(st, start, verdict.as_ref().err().cloned());
         let theirs = position::exchange(self, start, &mine, &mut transport).await?;
@@ -615,7 +643,12 @@ impl Node {
             .iter()
             .map(|(p, pos)| (*p, pos.refusal.clone()))
             .chain([(party, mine.refusal.clone())]);
-        let approved = match veto::decide(&mine.op_digest, verdicts) {
+        let decided = if right {
+            veto::decide_right(&mine.op_digest, verdicts)
+        } else {
+            veto::decide(&mine.op_digest, verdicts).map(|a| (a, None))
+        };
+        let (approved, overruled) = match decided {
             Ok(a) => a,
             Err((by, refusal)) => {
                 self.append(
@@ -641,19 +674,34 @@ impl Node {
         };
         let consent_writes = verdict.unwrap_or_default();
         let mut cx = ops::RunCx::new(approved, self, st, start, transport);
-        let done = ops::run(&mut cx).await?;
+        let mut done = ops::run(&mut cx).await?;
         let bytes_sent = cx.bytes_sent();
         let transport = cx.into_transport()?;
-        let (log_outcome, consent_writes) = match done.outcome {
+        let (log_outcome, consent_writes) = match (&done.outcome, overruled) {
             // A refused enrollment consumes nothing.
-            Outcome::AlreadyEnrolled => (
+            (Outcome::AlreadyEnrolled, _) => (
                 LogOutcome::Refused {
                     reason: RefusalCode::AlreadyEnrolled.to_string(),
                 },
                 Vec::new(),
             ),
-            _ => (LogOutcome::Performed, consent_writes),
+            (_, Some((by, refusal))) => {
+                tracing::warn!(%party, seq = start.seq, op = start.op.name(), refused_by = %by, code = %refusal.code, "a subject's right was refused by one node and carried out by the others");
+                (
+                    LogOutcome::PerformedOverRefusal {
+                        refused_by: by,
+                        reason: refusal.code.to_string(),
+                    },
+                    consent_writes,
+                )
+            }
+            (_, None) => (LogOutcome::Performed, consent_writes),
         };
+        if self.faults.refuse_rights && right {
+            // The rogue keeps its share (and its consent state), but writes
+            // the agreed entry like everyone else.
+            done.change = StateChange::None;
+        }
         self.append(st, start, log_outcome, done.change, consent_writes)
             .await?;
         if let Some(m) = self.metrics.ops.get(start.op.name()) {
@@ -682,17 +730,27 @@ impl Node {
                 .and_then(|b| b.try_into().ok())
                 .ok_or(NodeError::Internal("an announced request id is not 32 hex"))?,
         );
-        let (applied, _) = crate::record::build(
+        let mut fields = ops::entry_fields(&start.op);
+        let mut erase = Vec::new();
+        if let Op::Delete(DeleteOp { erase: Some(e), .. }) = &start.op
+            && !matches!(outcome, LogOutcome::Refused { .. })
+        {
+            erase = crate::erasure::rows(&st.log, &e.seqs, start.seq).await?;
+            fields.erases = Some(e.seqs.clone());
+        }
+        let (mut applied, _) = crate::record::build(
             &st.log,
             start.seq,
             start.time_ms,
             request,
-            ops::entry_fields(&start.op),
+            fields,
             outcome,
             change,
             consent,
+            start.log_salt,
         )
         .await?;
+        applied.erase = erase;
         self.store.apply(&applied).await?;
         st.next_seq = start.seq + 1;
         st.root = st.log.root().await?;
@@ -767,6 +825,13 @@ impl Node {
             _ => Err(NodeError::OutOfStep("cosign round returned no note".into())),
         }
     }
+}
+
+/// Whether `op` is one of the subject's rights, which need no unanimity:
+/// deletion and the withdrawal of consent. (Retention expiry is each
+/// node's own duty and never vetoed by a peer's consent check either.)
+fn is_right(op: &Op) -> bool {
+    matches!(op, Op::Delete(_) | Op::Revoke(_) | Op::Expire(_))
 }
 
 /// Coordinator housekeeping, once a second: delete enrollments whose

@@ -21,6 +21,7 @@ mod compute;
 mod config;
 mod consent;
 mod engine;
+mod erasure;
 mod error;
 mod https;
 mod init;

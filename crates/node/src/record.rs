@@ -4,7 +4,7 @@
 //! offline for benchmarks.
 
 use sanctuary_log::{
-    Entry, Log, LogStore, MemoryStore, NewEntry, Outcome as LogOutcome, RequestId,
+    Entry, Log, LogStore, MemoryStore, NewEntry, Outcome as LogOutcome, RequestId, Salt,
 };
 use sanctuary_proto::EnrollmentId;
 use sanctuary_share::PartyId;
@@ -28,6 +28,7 @@ pub(crate) async fn build<S: LogStore>(
     outcome: LogOutcome,
     change: StateChange,
     consent: Vec<ConsentWrite>,
+    salt: Salt,
 ) -> Result<(AppliedOp, Entry), NodeError> {
     let entry = NewEntry {
         time_ms,
@@ -39,6 +40,8 @@ pub(crate) async fn build<S: LogStore>(
         request,
         audit_tag: fields.audit_tag,
         share_commitments: fields.share_commitments,
+        salt,
+        erases: fields.erases,
     }
     .with_seq(seq);
     let prepared = log.prepare(entry.clone()).await?;
@@ -50,6 +53,7 @@ pub(crate) async fn build<S: LogStore>(
         hashes: node_hashes(&record),
         change,
         consent,
+        erase: Vec::new(),
     };
     Ok((applied, entry))
 }
@@ -116,6 +120,7 @@ impl Preload {
             LogOutcome::Performed,
             change(s0),
             Vec::new(),
+            Salt::random(&mut rand::rng()),
         )
         .await?;
         self.log.append_entry(&entry).await?;
@@ -128,6 +133,7 @@ impl Preload {
             hashes: first.hashes.clone(),
             change: change(share),
             consent: Vec::new(),
+            erase: Vec::new(),
         };
         let (second, third) = (same(s1), same(s2));
         Ok([first, second, third])

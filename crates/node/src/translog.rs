@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sanctuary_log::{
-    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, Entry, Hash, LogStore, NodeIndex,
-    NoteSigningKey, NoteVerifierKey, SignedNote, StoreError,
+    AppendRecord, Checkpoint, CheckpointPolicy, CosignerStore, Erased, Hash, Leaf, LogStore,
+    NodeIndex, NoteSigningKey, NoteVerifierKey, SignedNote, StoreError,
 };
 use sanctuary_share::PartyId;
 use sanctuary_store::{AppliedOp, NodeHash, Store};
@@ -93,7 +93,17 @@ impl LogStore for NodeLogStore {
         self.0.next_seq().await.map_err(backend)
     }
 
-    async fn entries(&self, range: Range<u64>) -> Result<Vec<Entry>, StoreError> {
+    async fn erase(&self, erased: &[Erased]) -> Result<(), StoreError> {
+        // Outside an op (the node erases within the deletion's own
+        // transaction instead): a log-only op would need a sequence number,
+        // so this backend refuses a bare erase.
+        let _ = erased;
+        Err(StoreError::Backend(
+            "a node erases log bodies only within the deletion that asks for it".into(),
+        ))
+    }
+
+    async fn entries(&self, range: Range<u64>) -> Result<Vec<Leaf>, StoreError> {
         let rows = self.0.ops(range.start, range.end).await.map_err(backend)?;
         let size = self.0.next_seq().await.map_err(backend)?;
         if range.end > size {
@@ -104,7 +114,7 @@ impl LogStore for NodeLogStore {
             });
         }
         rows.iter()
-            .map(|r| Entry::from_bytes(&r.entry).map_err(|e| StoreError::Backend(Box::new(e))))
+            .map(|r| Leaf::from_bytes(&r.entry).map_err(|e| StoreError::Backend(Box::new(e))))
             .collect()
     }
 

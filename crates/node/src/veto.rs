@@ -32,6 +32,9 @@ impl Approved {
     }
 }
 
+/// A node's refusal, with who made it.
+pub(crate) type Refused = (PartyId, Refusal);
+
 /// The first refusal in party order (so every node records the same one),
 /// or the proof that nobody refused.
 pub(crate) fn decide(
@@ -45,6 +48,30 @@ pub(crate) fn decide(
         None => Ok(Approved {
             op_digest: op_digest.to_owned(),
         }),
+    }
+}
+
+/// The decision on a subject's right (deletion, withdrawal of consent,
+/// retention expiry): carried out when at least two nodes approve, so that
+/// no single node can block it. A refusal that was overruled comes back
+/// with the proof, to be recorded in the log entry; with fewer than two
+/// approvals the first refusal in party order stands.
+pub(crate) fn decide_right(
+    op_digest: &str,
+    verdicts: impl IntoIterator<Item = (PartyId, Option<Refusal>)>,
+) -> Result<(Approved, Option<Refused>), Refused> {
+    let mut v: Vec<(PartyId, Option<Refusal>)> = verdicts.into_iter().collect();
+    v.sort_by_key(|(p, _)| p.index());
+    let approvals = v.iter().filter(|(_, r)| r.is_none()).count();
+    let first_refusal = v.into_iter().find_map(|(p, r)| r.map(|r| (p, r)));
+    match first_refusal {
+        Some(refused) if approvals < 2 => Err(refused),
+        overruled => Ok((
+            Approved {
+                op_digest: op_digest.to_owned(),
+            },
+            overruled,
+        )),
     }
 }
 
@@ -76,6 +103,33 @@ mod tests {
             (PartyId::P2, no(RefusalCode::RateLimit)),
         ];
         assert_eq!(decide("d", only_p2).unwrap_err().0, PartyId::P2);
+    }
+
+    #[test]
+    fn a_right_needs_two_approvals_and_records_the_overruled_refusal() {
+        let one_refuses = [
+            (PartyId::P0, None),
+            (PartyId::P2, no(RefusalCode::RightRefused)),
+            (PartyId::P1, None),
+        ];
+        let (a, overruled) = decide_right("d", one_refuses).expect("carried out");
+        assert_eq!(a.op_digest(), "d");
+        let (by, r) = overruled.expect("recorded");
+        assert_eq!((by, r.code), (PartyId::P2, RefusalCode::RightRefused));
+        // Two refusals (e.g. a forged signature, seen by every honest node)
+        // still stop it, and the first in party order is recorded.
+        let two_refuse = [
+            (PartyId::P2, no(RefusalCode::StatementForged)),
+            (PartyId::P0, None),
+            (PartyId::P1, no(RefusalCode::StatementForged)),
+        ];
+        assert_eq!(decide_right("d", two_refuse).unwrap_err().0, PartyId::P1);
+        let none = [
+            (PartyId::P0, None),
+            (PartyId::P1, None),
+            (PartyId::P2, None),
+        ];
+        assert!(decide_right("d", none).expect("ok").1.is_none());
     }
 
     #[test]

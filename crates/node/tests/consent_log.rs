@@ -198,17 +198,21 @@ async fn consent_is_enforced_and_every_use_is_logged_and_auditable() {
     let policy = client.checkpoint_policy().expect("policy");
     let v1 = policy.verify(&cp1).expect("co-signed checkpoint verifies");
     assert!(v1.signers().len() >= 2);
-    let entries = client
+    let leaves = client
         .entries(PartyId::P0, 0, v1.size())
         .await
         .expect("entries");
     for p in [PartyId::P1, PartyId::P2] {
         assert_eq!(
             client.entries(p, 0, v1.size()).await.expect("entries"),
-            entries,
+            leaves,
             "{p}'s log differs"
         );
     }
+    let entries: Vec<_> = leaves
+        .iter()
+        .map(|l| l.entry().expect("nothing erased").clone())
+        .collect();
     // Refused attempts are recorded with their reason, and no entry names
     // a subject.
     let refused: Vec<_> = entries
@@ -391,9 +395,12 @@ async fn retention_deletes_unused_enrollments_by_itself() {
         .expect("size");
     let entries = client.entries(PartyId::P1, 0, size).await.expect("entries");
     assert!(
-        entries.iter().any(|e| e.operation == Operation::Delete
-            && e.purpose.as_deref() == Some("retention")
-            && e.outcome == Outcome::Performed),
+        entries
+            .iter()
+            .filter_map(|l| l.entry())
+            .any(|e| e.operation == Operation::Delete
+                && e.purpose.as_deref() == Some("retention")
+                && e.outcome == Outcome::Performed),
         "{entries:?}"
     );
     for n in nodes {

@@ -56,6 +56,9 @@ refusal_codes! {
     ConsentExpired => "consent_expired",
     /// Policy: a token is honoured only for the purposes granted.
     ConsentPurposeMismatch => "consent_purpose_mismatch",
+    /// An erasure names an entry that is not the subject's (its tag is not
+    /// of the revealed audit key), is already erased, or is out of range.
+    EraseNotOwned => "erase_not_owned",
     /// Policy: consent is honoured only by the network it names.
     NetworkMismatch => "network_mismatch",
     /// Policy: open 1:N identification is never performed.
@@ -74,6 +77,9 @@ refusal_codes! {
     RetentionNotExpired => "retention_not_expired",
     /// Policy: identities are revealed only to their subject.
     RevealOnlyToSubject => "reveal_only_to_subject",
+    /// The node will not carry out a subject's right (deletion, withdrawal
+    /// of consent). Recorded; the other nodes carry it out anyway.
+    RightRefused => "right_refused",
     /// A node's sealed share is not the one the client made (its digest or
     /// its binding to the client's key does not match).
     ShareNotBound => "share_not_bound",

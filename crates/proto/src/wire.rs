@@ -220,6 +220,75 @@ pub struct DeleteRequest {
     /// The subject's blinded audit tag for the log entry.
     #[serde(default)]
     pub audit_tag: Option<AuditTag>,
+    /// Erase the bodies of these earlier log entries of the subject's along
+    /// with the enrollment (the right to erasure reaches the public log).
+    #[serde(default)]
+    pub erase: Option<Erasure>,
+}
+
+/// Most log entries one deletion erases.
+pub const MAX_ERASE: usize = 10_000;
+
+/// A subject's request to erase the bodies of their earlier log entries.
+///
+/// The wallet reveals its audit key so that each node can check, alone,
+/// that every listed entry carries a tag of that key: nobody can erase
+/// someone else's record. Revealing it lets the nodes link the subject's
+/// entries, which are being erased; the key is used for this check only
+/// and never stored or logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Erasure {
+    /// The wallet's audit key.
+    pub audit_key: RevealedAuditKey,
+    /// Sequence numbers of the entries to erase, ascending, no repeats, at
+    /// most [`MAX_ERASE`].
+    pub seqs: Vec<u64>,
+}
+
+/// An audit key revealed for an erasure: 64 lowercase hex on the wire,
+/// wiped on drop, `<redacted>` in debug output.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct RevealedAuditKey([u8; 32]);
+
+impl RevealedAuditKey {
+    /// Reveals `key`.
+    pub fn reveal(key: &sanctuary_log::AuditKey) -> Self {
+        RevealedAuditKey(*key.to_bytes())
+    }
+
+    /// The key, to check tags with.
+    pub fn key(&self) -> sanctuary_log::AuditKey {
+        sanctuary_log::AuditKey::from_bytes(self.0)
+    }
+}
+
+impl std::fmt::Debug for RevealedAuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevealedAuditKey(<redacted>)")
+    }
+}
+
+impl Serialize for RevealedAuditKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for RevealedAuditKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        let mut b = zeroize::Zeroizing::new([0u8; 32]);
+        if s.len() != 64
+            || s.bytes().any(|c| c.is_ascii_uppercase())
+            || hex::decode_to_slice(s.as_bytes(), &mut b[..]).is_err()
+        {
+            return Err(serde::de::Error::custom(
+                "audit key is not 64 lowercase hex digits",
+            ));
+        }
+        Ok(RevealedAuditKey(*b))
+    }
 }
 
 /// Response to `POST /v1/delete`.
@@ -228,8 +297,12 @@ pub struct DeleteRequest {
 pub struct DeleteResponse {
     /// Sequence number of the operation.
     pub seq: u64,
-    /// True: the shares are gone from all three nodes.
+    /// True: the shares are gone from every node that honours the request
+    /// (at least two of three; the log entry names a node that refused).
     pub deleted: bool,
+    /// The log entries whose bodies were erased with it.
+    #[serde(default)]
+    pub erased: Vec<u64>,
 }
 
 /// `POST /v1/revoke`: the subject's signed revocation of one token or of all
@@ -390,6 +463,9 @@ pub struct DeleteOp {
     pub statement: SignedStatement<DeletionRequest>,
     /// Audit tag for the entry.
     pub audit_tag: Option<AuditTag>,
+    /// The subject's erasure of their earlier entries, if asked for.
+    #[serde(default)]
+    pub erase: Option<Erasure>,
 }
 
 /// Deletion of an enrollment whose retention period ran out (the
@@ -457,7 +533,7 @@ impl Op {
 
 /// Version of the node-to-node control messages ([`OpStart`], [`Position`],
 /// [`OpDone`]) and of the digests over them.
-pub const CONTROL_VERSION: u16 = 1;
+pub const CONTROL_VERSION: u16 = 2;
 
 /// Control message from the coordinator: run operation `seq`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -482,6 +558,9 @@ pub struct OpStart {
     pub share_digests: Vec<String>,
     /// Where decision shares are sealed to.
     pub client_key: Option<String>,
+    /// The salt of the op's log entry (drawn by the coordinator; the same
+    /// for every node, and in [`op_digest`]).
+    pub log_salt: sanctuary_log::Salt,
 }
 
 /// First message of every operation session: each node's position and its
@@ -545,7 +624,7 @@ pub fn op_digest(start: &OpStart) -> String {
     let canon = serde_json::json!({
         "v": start.v, "seq": start.seq, "request_id": start.request_id,
         "time_ms": start.time_ms, "op": start.op, "client_key": start.client_key,
-        "share_digests": start.share_digests,
+        "share_digests": start.share_digests, "log_salt": start.log_salt,
     });
     let d = Sha256::new()
         .chain_update(OP_DIGEST_LABEL)
@@ -606,11 +685,15 @@ mod tests {
             share: None,
             share_digests: Vec::new(),
             client_key: None,
+            log_salt: sanctuary_log::Salt([3; 32]),
         };
         let d = op_digest(&start(1, "a"));
         assert_eq!(d, op_digest(&start(1, "a")));
         assert_ne!(d, op_digest(&start(2, "a")));
         assert_ne!(d, op_digest(&start(1, "b")));
+        let mut salted = start(1, "a");
+        salted.log_salt = sanctuary_log::Salt([4; 32]);
+        assert_ne!(d, op_digest(&salted));
         let canon = serde_json::json!({
             "v": CONTROL_VERSION, "seq": 1, "request_id": "a", "time_ms": 7,
             "op": Op::Cosign(CosignOp {}), "client_key": null, "share_digests": [],

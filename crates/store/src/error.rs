@@ -29,6 +29,16 @@ pub enum StoreError {
     #[error("database error")]
     Database(#[source] sqlx::Error),
 
+    /// An erasure of a log row that does not exist or is not earlier than
+    /// the op erasing it. Nothing was written.
+    #[error("log entry {seq} cannot be erased by op {by}: it does not precede it")]
+    EraseNotEarlier {
+        /// The row to erase.
+        seq: u64,
+        /// The erasing op.
+        by: u64,
+    },
+
     /// `Delete` of an enrollment id that is not enrolled. Nothing was written.
     #[error("enrollment {id} not found")]
     NotFound {

@@ -90,8 +90,8 @@ mod url;
 pub use crate::error::{StoreError, error_chain};
 pub use crate::store::{SCHEMA_VERSION, Store, StoreOptions};
 pub use crate::types::{
-    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, NodeHash, OpRecord, RevocationRow,
-    StateChange, StoredEnrollment, TokenUse,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, ErasedRow, Loaded, NodeHash, OpRecord,
+    RevocationRow, StateChange, StoredEnrollment, TokenUse,
 };
 pub use crate::url::redact_url;
 pub use sanctuary_proto::ParseEnrollmentIdError;

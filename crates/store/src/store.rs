@@ -477,6 +477,30 @@ impl Store {
                         deleted = true;
                     }
                 }
+                // Erasure: earlier entries' bodies replaced by what is left
+                // of them (the leaf hashes stay).
+                for e in &op.erase {
+                    if e.seq >= op.seq {
+                        tx.rollback().await?;
+                        return Err(StoreError::EraseNotEarlier {
+                            seq: e.seq,
+                            by: op.seq,
+                        });
+                    }
+                    let done = sqlx::query("UPDATE oplog SET entry = $1 WHERE seq = $2")
+                        .bind(e.entry.as_slice())
+                        .bind(to_i64(e.seq)?)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        return Err(StoreError::EraseNotEarlier {
+                            seq: e.seq,
+                            by: op.seq,
+                        });
+                    }
+                    deleted = true;
+                }
                 for w in &op.consent {
                     match w {
                         ConsentWrite::TokenUse(u) => {
@@ -570,7 +594,7 @@ impl Store {
     ///   delete writes to the WAL; `PRAGMA wal_checkpoint(TRUNCATE)` copies
     ///   them into the database file and truncates the WAL, so neither file
     ///   holds the share afterwards.
-    /// * PostgreSQL: `VACUUM enrollments` (and its TOAST table) reclaims the
+    /// * PostgreSQL: `VACUUM enrollments` and `oplog` (and their TOAST tables) reclaim the
     ///   dead tuples, so their space is overwritten as pages are reused.
     ///   Limitation: until reuse, and in WAL segments / archives / base
     ///   backups, the old bytes remain; see the crate docs.
@@ -591,6 +615,9 @@ impl Store {
         match &self.pool {
             Pool::Postgres(p) => {
                 sqlx::raw_sql("VACUUM enrollments").execute(p).await?;
+                // Erased log bodies are updated rows: their old versions
+                // are dead tuples too.
+                sqlx::raw_sql("VACUUM oplog").execute(p).await?;
                 Ok(true)
             }
             Pool::Sqlite(p) => {

@@ -140,7 +140,7 @@ pub struct AppliedOp {
     /// When the op ran (ms since the epoch, the coordinator's clock).
     pub time_ms: i64,
     /// Canonical bytes of the log entry. Must not contain share bytes: the
-    /// op log is never deleted from.
+    /// op log is only ever rewritten by erasure ([`AppliedOp::erase`]).
     pub entry: Vec<u8>,
     /// Merkle node hashes this entry completes (leaf first).
     pub hashes: Vec<NodeHash>,
@@ -148,6 +148,18 @@ pub struct AppliedOp {
     pub change: StateChange,
     /// Consent bookkeeping.
     pub consent: Vec<ConsentWrite>,
+    /// Earlier log rows this op erases: each replaced by its erased form,
+    /// in the same transaction.
+    pub erase: Vec<ErasedRow>,
+}
+
+/// An earlier op-log row and what replaces it when its body is erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedRow {
+    /// The row's sequence number (below the erasing op's).
+    pub seq: u64,
+    /// The erased leaf's canonical bytes.
+    pub entry: Vec<u8>,
 }
 
 impl AppliedOp {
@@ -160,6 +172,7 @@ impl AppliedOp {
             hashes,
             change: StateChange::None,
             consent: Vec::new(),
+            erase: Vec::new(),
         }
     }
 }
@@ -173,6 +186,7 @@ impl fmt::Debug for AppliedOp {
             .field("hashes", &self.hashes.len())
             .field("change", &self.change)
             .field("consent", &self.consent)
+            .field("erase", &self.erase.len())
             .finish()
     }
 }

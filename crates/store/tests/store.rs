@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rand::Rng;
 use sanctuary_store::{
-    AppliedOp, Backend, ConsentWrite, EnrollmentId, Loaded, NodeHash, RevocationRow, StateChange,
-    Store, StoreError, StoreOptions, TokenUse, error_chain,
+    AppliedOp, Backend, ConsentWrite, EnrollmentId, ErasedRow, Loaded, NodeHash, RevocationRow,
+    StateChange, Store, StoreError, StoreOptions, TokenUse, error_chain,
 };
 use sqlx::{AssertSqlSafe, Connection};
 use zeroize::Zeroizing;
@@ -147,6 +147,7 @@ backend_tests!(
     hashes_and_consent_state_round_trip,
     committed_data_survives_reopen_and_half_applied_tx_does_not,
     delete_removes_the_share,
+    erasure_rewrites_earlier_rows_all_or_nothing,
     newer_schema_is_refused,
 );
 
@@ -165,6 +166,7 @@ fn enroll(seq: u64, id: EnrollmentId, share: &[u8], subject: Option<&str>) -> Ap
         entry: format!("enroll {id} at {seq}").into_bytes(),
         hashes: Vec::new(),
         consent: Vec::new(),
+        erase: Vec::new(),
         change: StateChange::Enroll {
             id,
             kind: if seq.is_multiple_of(2) {
@@ -624,6 +626,47 @@ async fn delete_removes_the_share(f: &Fixture) {
                 );
             }
         }
+    }
+    store.close().await;
+}
+
+async fn erasure_rewrites_earlier_rows_all_or_nothing(f: &Fixture) {
+    let store = f.open().await;
+    let body = b"verify by shop.example for alice, salt 0123456789abcdef".to_vec();
+    store
+        .apply(&AppliedOp::log_only(0, 0, body.clone(), Vec::new()))
+        .await
+        .expect("op 0");
+    store.apply(&noop(1)).await.expect("op 1");
+    let erase = |seq| ErasedRow {
+        seq,
+        entry: format!("erased {seq}").into_bytes(),
+    };
+    // An erasure of a row that is not earlier writes nothing, not even the
+    // op carrying it.
+    let bad = AppliedOp {
+        erase: vec![erase(0), erase(2)],
+        ..noop(2)
+    };
+    assert!(matches!(
+        store.apply(&bad).await,
+        Err(StoreError::EraseNotEarlier { seq: 2, by: 2 })
+    ));
+    assert_eq!(store.next_seq().await.expect("size"), 2);
+    assert_eq!(store.ops(0, 1).await.expect("ops")[0].entry, body);
+    // A good one replaces the row in the op's transaction.
+    let good = AppliedOp {
+        erase: vec![erase(0)],
+        ..noop(2)
+    };
+    store.apply(&good).await.expect("erases");
+    let rows = store.ops(0, 3).await.expect("ops");
+    assert_eq!(rows[0].entry, b"erased 0");
+    assert_eq!(rows[1].entry, noop(1).entry);
+    assert!(!store.scrub_pending());
+    if let Some(path) = f.sqlite_path() {
+        let bytes = std::fs::read(&path).expect("read db");
+        assert!(!contains(&bytes, b"for alice, salt"), "erased body on disk");
     }
     store.close().await;
 }

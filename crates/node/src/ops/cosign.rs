@@ -27,6 +27,7 @@ pub(super) fn entry(_op: &CosignOp) -> EntryFields {
         purpose: None,
         audit_tag: None,
         share_commitments: None,
+        erases: None,
     }
 }
 

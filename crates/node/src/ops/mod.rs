@@ -94,9 +94,36 @@ pub(crate) struct VerdictCx<'a> {
 }
 
 /// This node's verdict on `op`: what to persist with the entry, or its
-/// refusal.
+/// refusal. Free text the entry would carry (relying party, site, event)
+/// is checked first, for every op.
 pub(crate) fn verdict(op: &Op, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
+    if let Some(text) = free_text(op).filter(|s| !valid_text(s)) {
+        return Err(crate::consent::refusal(
+            sanctuary_proto::RefusalCode::BadRelyingParty,
+            format!(
+                "{} characters given where an identifier of 1-128 characters of [A-Za-z0-9._:/-] goes; it is not logged",
+                text.chars().count()
+            ),
+        ));
+    }
     dispatch!(op, m, o => m::verdict(o, cx))
+}
+
+/// The free text an op would write into the public log.
+fn free_text(op: &Op) -> Option<&str> {
+    match op {
+        Op::Enroll(o) => Some(&o.site),
+        Op::Verify(o) => Some(&o.relying_party),
+        Op::Dedupe(o) => Some(&o.relying_party),
+        Op::Identify(o) => Some(&o.relying_party),
+        Op::FestivalCheckin(o) => Some(&o.event),
+        _ => None,
+    }
+}
+
+/// The one rule for free text in the log: a relying-party identifier.
+fn valid_text(s: &str) -> bool {
+    sanctuary_consent::RelyingPartyId::new(s).is_ok()
 }
 
 /// The template kind of an op's probe share, for ops that carry one.
@@ -118,6 +145,9 @@ pub(crate) struct EntryFields {
     pub(crate) audit_tag: Option<AuditTag>,
     /// Enrollments: the share component commitments (hex).
     pub(crate) share_commitments: Option<Vec<String>>,
+    /// Deletions with erasure: the entries erased (set by the engine once
+    /// the deletion is carried out).
+    pub(crate) erases: Option<Vec<u64>>,
 }
 
 impl EntryFields {
@@ -127,12 +157,16 @@ impl EntryFields {
         purpose: &str,
         audit_tag: Option<AuditTag>,
     ) -> Self {
+        // Free text reaches the public log only if it is a valid
+        // identifier: anything else (personal data, control characters,
+        // markup) is refused by the verdict and left out of the entry.
         Self {
             operation,
-            relying_party: relying_party.map(str::to_owned),
-            purpose: Some(purpose.to_owned()),
+            relying_party: relying_party.filter(|s| valid_text(s)).map(str::to_owned),
+            purpose: Some(purpose.to_owned()).filter(|s| valid_text(s)),
             audit_tag,
             share_commitments: None,
+            erases: None,
         }
     }
 }
