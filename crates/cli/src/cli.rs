@@ -119,6 +119,11 @@ enum Command {
         enrollment: String,
         #[command(flatten)]
         wallet: WalletArgs,
+        /// Also erase the bodies of every earlier log entry of this wallet
+        /// (the nodes check each is yours; the leaves and proofs stay).
+        /// Reveals the wallet's audit key to the nodes for this request.
+        #[arg(long)]
+        erase_log: bool,
     },
     /// The subject's wallet: `new`, `show`, `export`; and Identity Weaving:
     /// personhood credentials, threads, vouches and presentations.
@@ -433,7 +438,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             network,
             enrollment,
             wallet,
-        } => client_ops::delete(&network, &enrollment, &wallet),
+            erase_log,
+        } => client_ops::delete(&network, &enrollment, &wallet, erase_log),
         Command::Wallet(cmd) => wallet::wallet(cmd),
         Command::Consent(cmd) => wallet::consent(cmd),
         Command::Audit(args) => wallet::audit(&args),

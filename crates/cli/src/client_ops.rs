@@ -196,8 +196,10 @@ pub(crate) fn enroll(
     site: &str,
 ) -> anyhow::Result<ExitCode> {
     let client = client(&args.network)?;
-    let wallet = wallet.open()?;
+    let wallet_args = wallet;
+    let mut wallet = wallet_args.open()?;
     let rt = runtime()?;
+    let mut recorded = 0;
     let mut reader = Reader::new(args);
     let bar = progress(reader.count(), args.json);
     bar.set_message("enrolling");
@@ -206,7 +208,25 @@ pub(crate) fn enroll(
         let path = input.path();
         let t = reader.read(input, client.network())?;
         let r = rt.block_on(client.enroll(&t, &wallet, site))?;
+        let kind = t.kind().to_string();
         drop(t);
+        if let Some(id) = r.enrollment_id {
+            // The wallet remembers its enrollments (the network keeps no
+            // index by person): for `wallet export --everything` and
+            // deletion.
+            wallet
+                .enrollments
+                .push(sanctuary_consent::EnrollmentRecord {
+                    id: id.to_string(),
+                    network: client.network().network.clone(),
+                    kind,
+                    site: site.to_owned(),
+                    seq: r.seq,
+                    enrolled_at: time::OffsetDateTime::now_utc(),
+                    deleted_at: None,
+                });
+            recorded += 1;
+        }
         let line = match (&r.status, r.enrollment_id) {
             (sanctuary_proto::wire::EnrollStatus::Enrolled, Some(id)) => {
                 format!("{}: enrolled as {id}", path.display())
@@ -227,6 +247,11 @@ pub(crate) fn enroll(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if recorded > 0 {
+        wallet_args.save(&wallet).context(
+            "enrolled, but the wallet could not record the enrollment ids (they are printed above)",
+        )?;
+    }
     Ok(crate::exit::exit(if all_enrolled {
         crate::exit::OK
     } else {
@@ -313,14 +338,45 @@ pub(crate) fn dedupe(
 pub(crate) fn delete(
     network: &Path,
     enrollment: &str,
-    wallet: &WalletArgs,
+    wallet_args: &WalletArgs,
+    erase_log: bool,
 ) -> anyhow::Result<ExitCode> {
-    let wallet = wallet.open()?;
+    let mut wallet = wallet_args.open()?;
     let id: EnrollmentId = enrollment
         .parse()
         .map_err(|_| anyhow::anyhow!("--enrollment must be 32 hex characters"))?;
     let client = client(network)?;
-    let r = runtime()?.block_on(client.delete(id, &wallet))?;
-    println!("deleted {id} on all nodes (operation {})", r.seq);
+    let rt = runtime()?;
+    let r = if erase_log {
+        rt.block_on(client.delete_and_erase(id, &wallet))?
+    } else {
+        rt.block_on(client.delete(id, &wallet))?
+    };
+    println!(
+        "deleted {id} (operation {}); check the log entry for a node that refused",
+        r.seq
+    );
+    if !r.erased.is_empty() {
+        println!(
+            "erased the bodies of {} earlier log entries of this wallet: {:?}",
+            r.erased.len(),
+            r.erased
+        );
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let mut marked = false;
+    for e in wallet
+        .enrollments
+        .iter_mut()
+        .filter(|e| e.id == id.to_string())
+    {
+        e.deleted_at = Some(now);
+        marked = true;
+    }
+    if marked {
+        wallet_args
+            .save(&wallet)
+            .context("deleted, but the wallet could not record the deletion")?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,7 +67,7 @@ impl WalletArgs {
             .with_context(|| format!("cannot open wallet {}", self.wallet.display()))
     }
 
-    fn save(&self, w: &Wallet) -> anyhow::Result<()> {
+    pub(crate) fn save(&self, w: &Wallet) -> anyhow::Result<()> {
         let p = self.passphrase()?;
         w.save(&self.wallet, &p, KdfParams::default())
             .with_context(|| format!("cannot save wallet {}", self.wallet.display()))
@@ -88,8 +88,21 @@ pub(crate) enum WalletCmd {
         #[command(flatten)]
         wallet: WalletArgs,
         /// Export the consent receipts instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "everything")]
         receipts: bool,
+        /// Export everything about you, as JSON: what the wallet holds
+        /// (enrollments, consent receipts, credentials, threads) and what
+        /// the network's log holds (your entries, each with its inclusion
+        /// proof checked against a co-signed checkpoint, and the entries
+        /// erased at your request). Needs --network.
+        #[arg(long, requires = "network")]
+        everything: bool,
+        /// The network file (with --everything).
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// The node whose log is read (with --everything).
+        #[arg(long, default_value_t = 0)]
+        node: usize,
     },
     /// Identity Weaving: credentials, threads, vouches, presentations.
     #[command(flatten)]
@@ -185,9 +198,20 @@ pub(crate) fn wallet(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             println!("{}", w.export_receipts_json());
         }
         WalletCmd::Weave(cmd) => return crate::weave::wallet_cmd(cmd),
-        WalletCmd::Export { wallet, receipts } => {
+        WalletCmd::Export {
+            wallet,
+            receipts,
+            everything,
+            network,
+            node,
+        } => {
             let w = wallet.open()?;
-            if receipts {
+            if let (true, Some(network)) = (everything, &network) {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&export_everything(&w, network, node)?)?
+                );
+            } else if receipts {
                 println!("{}", w.export_receipts_json());
             } else {
                 println!("{}", serde_json::to_string_pretty(&w.export_public())?);
@@ -195,6 +219,54 @@ pub(crate) fn wallet(cmd: WalletCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Everything about the wallet's subject: the wallet's own records and the
+/// subject's audited log entries (GDPR Art. 15 and 20).
+fn export_everything(w: &Wallet, network: &Path, node: usize) -> anyhow::Result<serde_json::Value> {
+    let client = client(network)?;
+    let party = PartyId::ALL
+        .get(node)
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("--node must be 0, 1 or 2"))?;
+    let audit = runtime()?.block_on(client.audit_subject(party, w.audit_key()))?;
+    let entries = audit
+        .entries
+        .iter()
+        .map(|a| {
+            Ok(serde_json::json!({
+                "entry": serde_json::from_slice::<serde_json::Value>(&a.entry.to_bytes())?,
+                "inclusion_proof": a.proof,
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let erased: Vec<_> = audit
+        .erased
+        .iter()
+        .map(|e| serde_json::json!({"seq": e.seq, "erased_by": e.erased_by, "commitment": e.commitment}))
+        .collect();
+    let exported_at = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "format": "sanctuary.export/v1",
+        "exported_at": exported_at,
+        "subject": w.subject().to_hex(),
+        "wallet": w.export_public(),
+        "network": client.network().network,
+        "enrollments": w.enrollments,
+        "consent_receipts": w.receipts(),
+        "credentials": w.credentials,
+        "threads": w.threads,
+        "log": {
+            "read_from_node": node,
+            "checkpoint": audit.checkpoint.note().to_string(),
+            "checkpoint_size": audit.checkpoint.size(),
+            "checkpoint_signers": audit.checkpoint.signers().len(),
+            "entries": entries,
+            "erased_at_your_request": erased,
+        },
+    }))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -458,6 +530,7 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
                 "checkpoint_size": audit.checkpoint.size(),
                 "checkpoint_signers": audit.checkpoint.signers().len(),
                 "entries": entries,
+                "erased": audit.erased.iter().map(|e| serde_json::json!({"seq": e.seq, "erased_by": e.erased_by})).collect::<Vec<_>>(),
             })
         );
     } else {
@@ -477,6 +550,12 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
                 e.relying_party.as_deref().unwrap_or("-"),
                 e.purpose.as_deref().unwrap_or("-"),
                 e.outcome
+            );
+        }
+        for e in &audit.erased {
+            println!(
+                "  #{:<6} erased at your request (deletion #{}); its leaf still verifies",
+                e.seq, e.erased_by
             );
         }
     }

@@ -61,6 +61,9 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
     assert_eq!(v["cheating_detected"], true, "{v}");
     assert_eq!(v["wrong_decisions_released"], 0, "{v}");
     assert_eq!(v["semi_honest_wrong_decisions_released"], 1, "{v}");
+    // Rights no single node can block, and a log that can forget.
+    assert_eq!(v["deletion_despite_refusing_node"], true, "{v}");
+    assert_eq!(v["erased_log_bodies_verified"], true, "{v}");
     // Transparency log: co-signed, audited by subjects, tampering caught.
     assert!(v["log_entries"].as_u64().expect("count") > 60);
     assert!(v["checkpoint_cosigners"].as_u64().expect("count") >= 2);

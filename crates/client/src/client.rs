@@ -123,10 +123,11 @@ fn new_request_id() -> String {
 }
 
 fn kind_and_ring(t: &Template) -> (TemplateKind, Vec<u32>) {
-    match t {
-        Template::Embedding(q) => (TemplateKind::Embedding, q.to_ring()),
-        Template::Iris(c) => (TemplateKind::Iris, c.to_ring()),
-    }
+    let ring = match t {
+        Template::Embedding(q) => q.to_ring(),
+        Template::Iris(c) => c.to_ring(),
+    };
+    (t.kind(), ring)
 }
 
 impl Client {

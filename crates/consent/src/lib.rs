@@ -121,4 +121,4 @@ pub use stores::{InMemoryReplayGuard, InMemoryRevocationStore, ReplayGuard, Revo
 pub use token::{
     Attenuation, ConsentToken, IssuedToken, TokenRequest, VerifiedConsent, VerifyContext, verify,
 };
-pub use wallet::{KdfParams, Wallet, WalletPublicInfo};
+pub use wallet::{EnrollmentRecord, KdfParams, Wallet, WalletPublicInfo};

@@ -155,6 +155,31 @@ pub struct Wallet {
     /// Identity Weaving threads (self-authored statements, vouches).
     pub threads: Vec<serde_json::Value>,
     receipts: Vec<ConsentReceipt>,
+    /// The enrollments made with this wallet (so the subject can find,
+    /// export and delete them; the network keeps no index by person).
+    pub enrollments: Vec<EnrollmentRecord>,
+}
+
+/// One enrollment made with the wallet, as the wallet remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentRecord {
+    /// The enrollment id (32 hex).
+    pub id: String,
+    /// The network it is enrolled in.
+    pub network: String,
+    /// Template kind (`embedding`, `iris`).
+    pub kind: String,
+    /// The enrollment site.
+    pub site: String,
+    /// Its log entry.
+    pub seq: u64,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub enrolled_at: OffsetDateTime,
+    /// When the subject deleted it, if they did.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for Wallet {
@@ -167,6 +192,7 @@ impl fmt::Debug for Wallet {
             .field("credentials", &self.credentials.len())
             .field("threads", &self.threads.len())
             .field("receipts", &self.receipts.len())
+            .field("enrollments", &self.enrollments.len())
             .finish()
     }
 }
@@ -194,6 +220,7 @@ struct PlainRef<'a> {
     credentials: &'a [serde_json::Value],
     threads: &'a [serde_json::Value],
     receipts: &'a [ConsentReceipt],
+    enrollments: &'a [EnrollmentRecord],
 }
 
 #[derive(Deserialize)]
@@ -212,6 +239,8 @@ struct PlainOwned {
     threads: Vec<serde_json::Value>,
     #[serde(default)]
     receipts: Vec<ConsentReceipt>,
+    #[serde(default)]
+    enrollments: Vec<EnrollmentRecord>,
 }
 
 /// Decodes 64 hex digits straight into a zeroizing buffer.
@@ -256,6 +285,7 @@ impl Wallet {
             credentials: Vec::new(),
             threads: Vec::new(),
             receipts: Vec::new(),
+            enrollments: Vec::new(),
         }
     }
 
@@ -354,6 +384,7 @@ impl Wallet {
             credentials: &self.credentials,
             threads: &self.threads,
             receipts: &self.receipts,
+            enrollments: &self.enrollments,
         };
         let ser_err = |e: serde_json::Error| WalletError::Corrupt {
             reason: format!("cannot serialise wallet: {e}"),
@@ -438,6 +469,7 @@ impl Wallet {
             credentials: plain.credentials,
             threads: plain.threads,
             receipts: plain.receipts,
+            enrollments: plain.enrollments,
         })
     }
 

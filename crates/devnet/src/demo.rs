@@ -99,6 +99,14 @@ struct DemoReport {
     /// The same cheating node on a semi-honest network: the wrong decisions
     /// the client accepted there (what malicious security prevents).
     semi_honest_wrong_decisions_released: usize,
+    /// A node that refuses a subject's deletion (and keeps its share) is
+    /// overruled: the other two delete, their log entries record the
+    /// refusal, and they no longer hold the share.
+    deletion_despite_refusing_node: bool,
+    /// That deletion erased the bodies of the subject's earlier log entries
+    /// on every node; a fresh co-signed checkpoint, inclusion proofs of the
+    /// erased leaves and the subject's audit all verify.
+    erased_log_bodies_verified: bool,
     log_entries: u64,
     checkpoint_cosigners: usize,
     audit_entries_verified: usize,
@@ -665,7 +673,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         tamper_scene(&dir, &mut nodes, &rt, &client, &subjects, &mut report)?;
         rogue_scene(&dir, &mut nodes, &rt, &client, &mut report)?;
         client_path_scene(&dir, &rt, &client, &mut report)?;
-        rt.block_on(cheating_scene(&mut report))
+        rt.block_on(cheating_scene(&mut report))?;
+        rt.block_on(rights_scene(&mut report))
     });
     nodes.stop();
     outcome?;
@@ -683,6 +692,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             && report.client_path_attacks_refused == report.client_path_attacks_tried
             && report.cheating_detected
             && report.wrong_decisions_released == 0
+            && report.deletion_despite_refusing_node
+            && report.erased_log_bodies_verified
             && report.tamper_detected
             && report.audit_mismatches == 0
         {
@@ -877,6 +888,109 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
             Ok(None)
         }
     }
+}
+
+/// A subject's rights against a node that will not honour them: node 2
+/// refuses every deletion and keeps its share. The subject deletes (with
+/// erasure of their earlier log entries); the other two nodes carry it out
+/// and record the refusal, and the erased bodies' leaves still verify.
+async fn rights_scene(report: &mut DemoReport) -> anyhow::Result<()> {
+    use sanctuary_log::{Leaf, Outcome};
+    use sanctuary_node::Faults;
+    let tmp = tempfile::tempdir().context("temporary directory")?;
+    let path = sanctuary_node::init_network(
+        tmp.path(),
+        ["127.0.0.1"; 3],
+        "rights-net",
+        Default::default(),
+    )?;
+    let net = NetworkFile::load(&path)?;
+    let client = Client::new(net.clone())?;
+    let params = net.matching.embedding;
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let cfg = crate::inproc::config(tmp.path(), i)?;
+        nodes.push(if i == 2 {
+            crate::inproc::start_with(cfg, || Faults::none().refusing_rights())
+        } else {
+            crate::inproc::start_with(cfg, Faults::none)
+        });
+    }
+    let outcome = async {
+        wait_ready(&client, Duration::from_secs(60)).await?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5ac7);
+        let face = synth::embedding(&mut rng, params.dim);
+        let mut wallet = Wallet::create(time::OffsetDateTime::now_utc());
+        let id = client
+            .enroll(
+                &Template::Embedding(synth::quantize(&face, &params)?),
+                &wallet,
+                "enrollment-site.local",
+            )
+            .await?
+            .enrollment_id
+            .context("the rights scene's subject was not enrolled")?;
+        let consent = token(
+            &mut wallet,
+            &net.network,
+            BANK,
+            &[Purpose::Verify],
+            time::Duration::minutes(10),
+            None,
+        )?;
+        let probe = synth::quantize(&synth::genuine_embedding(&mut rng, &face, 0.6), &params)?;
+        client
+            .verify(id, &Template::Embedding(probe), &consent)
+            .await?;
+        client.cosign().await?;
+        let before = client
+            .audit_subject(PartyId::P0, wallet.audit_key())
+            .await?;
+        let mine: Vec<u64> = before.entries.iter().map(|a| a.entry.seq).collect();
+        let done = client.delete_and_erase(id, &wallet).await?;
+        // Deletion despite the refusing node: the honest nodes' entries
+        // record the refusal, and they no longer hold the enrollment.
+        let mut despite = done.deleted;
+        for p in [PartyId::P0, PartyId::P1] {
+            let entry = client.entries(p, done.seq, done.seq + 1).await?;
+            despite &= matches!(
+                entry.first().and_then(Leaf::entry).map(|e| &e.outcome),
+                Some(Outcome::PerformedOverRefusal {
+                    refused_by: PartyId::P2,
+                    ..
+                })
+            );
+            despite &= client.health(p).await?["enrolled"]["embedding"].as_u64() == Some(0);
+        }
+        // Erasure: a fresh co-signed checkpoint; on every node the erased
+        // leaves are included in it and the subject's audit shows exactly
+        // the entries erased.
+        let note = client.cosign().await?;
+        let cp = client.checkpoint_policy()?.verify(&note)?;
+        let mut verified = !mine.is_empty() && done.erased == mine;
+        for p in PartyId::ALL {
+            let leaves = client.entries(p, 0, cp.size()).await?;
+            for &s in &mine {
+                let leaf = leaves
+                    .get(usize::try_from(s)?)
+                    .context("a leaf is missing")?;
+                let proof = client.inclusion_proof(p, s, cp.size()).await?;
+                verified &= matches!(leaf, Leaf::Erased(_))
+                    && proof.verify(&leaf.leaf_hash(), cp.root()).is_ok();
+            }
+            let audit = client.audit_subject(p, wallet.audit_key()).await?;
+            verified &= audit.erased.iter().map(|e| e.seq).collect::<Vec<_>>() == mine;
+        }
+        Ok::<_, anyhow::Error>((despite, verified))
+    }
+    .await;
+    for n in nodes {
+        crate::inproc::stop(n).await;
+    }
+    let (despite, verified) = outcome?;
+    report.deletion_despite_refusing_node = despite;
+    report.erased_log_bodies_verified = verified;
+    Ok(())
 }
 
 /// A cheating node: node 1's operator changes its code to send a wrong
@@ -1130,6 +1244,10 @@ fn print_report(r: &DemoReport) {
     println!(
         "  cheating node        {:>6} (a node sending a wrong score share: caught with malicious security, {} wrong decisions released; {} without)",
         r.cheating_detected, r.wrong_decisions_released, r.semi_honest_wrong_decisions_released
+    );
+    println!(
+        "  rights               {:>6} (a deletion refused by node 2 carried out by the others); erased log bodies verified: {}",
+        r.deletion_despite_refusing_node, r.erased_log_bodies_verified
     );
     println!(
         "  transparency log     {:>6} entries, checkpoint co-signed by {} nodes",

@@ -326,7 +326,15 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
         let Some(erases) = e.entry().and_then(|e| e.erases.as_ref()) else {
             continue;
         };
-        let own: Vec<u64> = erases.iter().copied().filter(|s| *s < from).collect();
+        let mut own = Vec::new();
+        for &s in erases.iter().filter(|s| **s < from) {
+            // (One already erased here stays as it is.)
+            if let Ok(l) = st.log.entries(s..s + 1).await
+                && matches!(l.first(), Some(Leaf::Entry(_)))
+            {
+                own.push(s);
+            }
+        }
         if !own.is_empty() {
             op.erase = crate::erasure::rows(&st.log, &own, op.seq).await?;
         }

@@ -785,7 +785,10 @@ impl Node {
                 }
                 Err(e) => {
                     if let Ok(mut h) = node.halted.lock() {
-                        *h = Some(format!("out of step and could not catch up: {e}"));
+                        *h = Some(format!(
+                            "out of step and could not catch up: {}",
+                            sanctuary_store::error_chain(&e)
+                        ));
                     }
                     tracing::error!(%party, error = %e, "catch-up failed: halting");
                 }

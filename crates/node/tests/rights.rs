@@ -392,3 +392,96 @@ async fn a_relying_party_with_personal_data_never_reaches_the_log() {
         stop(n).await;
     }
 }
+
+/// A node that missed an erasing deletion erases its own copies of the
+/// bodies when it catches up (its root then still matches its peers').
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_an_erasure_erases_when_it_catches_up() {
+    let (tmp, net, client) = network();
+    let dir = tmp.path();
+    let params = net.matching.embedding;
+    let mut nodes: Vec<_> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    wait_ready(&client).await;
+    let alice = Wallet::create(OffsetDateTime::now_utc());
+    let mut bob = Wallet::create(OffsetDateTime::now_utc());
+    let id = client
+        .enroll(
+            &template(&person(6, &params), &params),
+            &alice,
+            "site.example",
+        )
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    let bob_face = person(7, &params);
+    let bob_id = client
+        .enroll(&template(&bob_face, &params), &bob, "site.example")
+        .await
+        .expect("enroll bob")
+        .enrollment_id
+        .expect("id");
+    client.cosign().await.expect("cosign");
+    let p2_row0 = {
+        let store = Store::open(&config(dir, 2).storage_url())
+            .await
+            .expect("open");
+        let rows = store.ops(0, 1).await.expect("ops");
+        store.close().await;
+        rows[0].entry.clone()
+    };
+    let done = client.delete_and_erase(id, &alice).await.expect("delete");
+    assert_eq!(done.erased, [0]);
+    // P2 goes back to before the deletion (its body of entry 0 included),
+    // as if it had been down for it.
+    stop(nodes[2].take().expect("running")).await;
+    roll_back(dir, 2, i64::try_from(done.seq).expect("seq")).await;
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&config(dir, 2).storage_url())
+            .await
+            .expect("connect");
+        assert!(matches!(Leaf::from_bytes(&p2_row0), Ok(Leaf::Entry(_))));
+        let done = sqlx::query("UPDATE oplog SET entry = $1 WHERE seq = 0")
+            .bind(p2_row0)
+            .execute(&mut c)
+            .await
+            .expect("restore");
+        assert_eq!(done.rows_affected(), 1);
+        c.close().await.expect("close");
+    }
+    let body = client.entries(PartyId::P0, 0, 1).await.expect("entries");
+    assert!(matches!(body[0], Leaf::Erased(_)), "P0 erased it");
+    nodes[2] = Some(start(config(dir, 2)));
+    wait_ready(&client).await;
+    let token = consent(&mut bob, BANK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let _ = client
+            .verify(bob_id, &template(&bob_face, &params), &token)
+            .await;
+        let h = client.health(PartyId::P2).await.expect("health");
+        if h["next_seq"].as_u64() > Some(done.seq) && h["halted"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "P2 never caught up: {h}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let leaf = client
+        .entries(PartyId::P2, 0, 1)
+        .await
+        .expect("entries")
+        .remove(0);
+    assert!(
+        matches!(leaf, Leaf::Erased(ref e) if e.erased_by == done.seq),
+        "{leaf:?}"
+    );
+    let audit = client.audit_log(None, true).await.expect("audit");
+    assert!(audit.tampered.is_empty(), "{audit:?}");
+    for n in nodes.into_iter().flatten() {
+        stop(n).await;
+    }
+}

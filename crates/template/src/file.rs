@@ -39,6 +39,16 @@ pub enum Template {
     Iris(IrisCode),
 }
 
+impl Template {
+    /// The kind of this template.
+    pub fn kind(&self) -> TemplateKind {
+        match self {
+            Template::Embedding(_) => TemplateKind::Embedding,
+            Template::Iris(_) => TemplateKind::Iris,
+        }
+    }
+}
+
 fn bits(what: &'static str, s: &str) -> Result<Vec<u8>, TemplateError> {
     s.bytes()
         .enumerate()

@@ -56,3 +56,31 @@ pub(crate) fn noisy(e: &Embedding, seed: u64) -> Embedding {
             .collect(),
     )
 }
+
+/// Rolls node `i`'s SQLite database back to its first `size` log entries,
+/// as if it had missed everything after (node stopped).
+pub(crate) async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {
+    use sqlx::Connection;
+    let url = format!(
+        "sqlite://{}",
+        dir.join(format!("node-{i}/node.db")).display()
+    );
+    let mut c = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    for sql in [
+        "DELETE FROM oplog WHERE seq >= $1",
+        // A Merkle node exists in a tree of `size` leaves only if its whole
+        // subtree is inside it.
+        "DELETE FROM log_hashes WHERE ((idx + 1) << level) > $1",
+        "DELETE FROM enrollments WHERE enrolled_seq >= $1",
+        "DELETE FROM revocations WHERE seq >= $1",
+    ] {
+        sqlx::query(sql)
+            .bind(size)
+            .execute(&mut c)
+            .await
+            .expect("roll back");
+    }
+    c.close().await.expect("close");
+}
