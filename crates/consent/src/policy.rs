@@ -338,8 +338,10 @@ pub struct PublishedRule {
     pub description: &'static str,
 }
 
-/// Longest accepted retention: 10 years.
-pub const MAX_RETENTION_DAYS: u32 = 3660;
+/// Longest accepted retention: 3 years after the last use. Illinois BIPA
+/// (740 ILCS 14/15(a)) requires destruction within three years of the
+/// individual's last interaction at the latest; no policy may promise more.
+pub const MAX_RETENTION_DAYS: u32 = 1095;
 
 /// A validated ethics policy.
 #[derive(Debug, Clone, PartialEq, Eq)]

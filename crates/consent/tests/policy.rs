@@ -99,6 +99,22 @@ fn wrong_version_and_bad_values_are_rejected() {
         Policy::from_toml(&text),
         Err(PolicyFileError::Invalid { .. })
     ));
+    // BIPA 15(a): three years after the last interaction at most.
+    let three_years = POLICY.replace("days_after_last_use = 30", "days_after_last_use = 1095");
+    assert!(Policy::from_toml(&three_years).is_ok());
+    for longer in [
+        "days_after_last_use = 1096",
+        "seconds_after_last_use = 94608001",
+    ] {
+        let text = POLICY.replace("days_after_last_use = 30", longer);
+        assert!(
+            matches!(
+                Policy::from_toml(&text),
+                Err(PolicyFileError::Invalid { .. })
+            ),
+            "{longer} accepted"
+        );
+    }
     let text = POLICY.replace("network = \"sanctuary-test\"\n", "");
     assert!(matches!(
         Policy::from_toml(&text),

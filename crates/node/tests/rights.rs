@@ -485,3 +485,43 @@ async fn a_node_that_missed_an_erasure_erases_when_it_catches_up() {
         stop(n).await;
     }
 }
+
+/// Retention is each node's own: with the coordinator promising a year and
+/// the two others three seconds, the coordinator never sweeps, yet the
+/// others refuse every use once their retention has run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_enrollment_is_refused_by_each_node_alone() {
+    let (tmp, net, client) = network();
+    let dir = tmp.path();
+    for i in 1..3 {
+        let path = dir.join(format!("node-{i}/policy.toml"));
+        let policy = std::fs::read_to_string(&path).expect("policy");
+        assert!(policy.contains("days_after_last_use = 365"));
+        let policy = policy.replace("days_after_last_use = 365", "seconds_after_last_use = 3");
+        std::fs::write(&path, policy).expect("write policy");
+    }
+    let params = net.matching.embedding;
+    let nodes: Vec<_> = (0..3).map(|i| start(config(dir, i))).collect();
+    wait_ready(&client).await;
+    let mut alice = Wallet::create(OffsetDateTime::now_utc());
+    let face = person(8, &params);
+    let id = client
+        .enroll(&template(&face, &params), &alice, "site.example")
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    let token = consent(&mut alice, BANK);
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let err = client
+        .verify(id, &template(&face, &params), &token)
+        .await
+        .expect_err("past retention");
+    assert!(
+        matches!(&err, ClientError::Refused { party: PartyId::P1, code, .. } if *code == "retention_expired"),
+        "{err:?}"
+    );
+    for n in nodes {
+        stop(n).await;
+    }
+}

@@ -75,6 +75,9 @@ refusal_codes! {
     RateLimit => "rate_limit",
     /// An expiry was proposed for an enrollment used within its retention.
     RetentionNotExpired => "retention_not_expired",
+    /// The enrollment's retention ran out by this node's own clock and
+    /// policy: it is no longer used, whatever the other nodes say.
+    RetentionExpired => "retention_expired",
     /// Policy: identities are revealed only to their subject.
     RevealOnlyToSubject => "reveal_only_to_subject",
     /// The node will not carry out a subject's right (deletion, withdrawal

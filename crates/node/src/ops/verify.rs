@@ -9,11 +9,27 @@ use sanctuary_store::{ConsentWrite, StateChange};
 
 use super::{Done, EntryFields, RunCx, VerdictCx, claimed_tag};
 use crate::NodeError;
-use crate::consent::{bound_subject, refuse, rp, token_use};
+use crate::consent::{bound_subject, from_ms, refusal, refuse, rp, token_use};
 use crate::engine::Outcome;
 
 pub(super) fn verdict(op: &VerifyOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWrite>, Refusal> {
     let subject = bound_subject(cx.view, &op.enrollment_id)?;
+    // Retention is each node's own duty: past it, by this node's policy and
+    // clock, the enrollment is not used, even before it is swept.
+    if let Some((_, last_used_ms)) = cx.view.enrollment(&op.enrollment_id)
+        && cx
+            .consent
+            .policy()
+            .retention_expired(from_ms(last_used_ms), time::OffsetDateTime::now_utc())
+    {
+        return Err(refusal(
+            sanctuary_proto::RefusalCode::RetentionExpired,
+            format!(
+                "enrollment {} is past this node's retention period",
+                op.enrollment_id
+            ),
+        ));
+    }
     let token = ConsentToken::from_base64(op.token.clone()).map_err(|e| refuse(e.into()))?;
     let req = Request::Verify {
         relying_party: rp(&op.relying_party)?,
