@@ -86,6 +86,10 @@ enum Command {
         /// The enrollment site (relying party id).
         #[arg(long, default_value = "enrollment-site.local")]
         site: String,
+        /// Accept the nodes' notice without asking (scripts): it is still
+        /// printed, and your signature on it is what each node keeps.
+        #[arg(long)]
+        accept_notice: bool,
     },
     /// 1:1: does a template or face image match an enrollment? Needs the
     /// subject's consent token for this relying party.
@@ -423,7 +427,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             client,
             wallet,
             site,
-        } => client_ops::enroll(&client, &wallet, &site),
+            accept_notice,
+        } => client_ops::enroll(&client, &wallet, &site, accept_notice),
         Command::Verify {
             client,
             enrollment,

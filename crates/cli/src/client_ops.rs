@@ -194,11 +194,31 @@ pub(crate) fn enroll(
     args: &ClientArgs,
     wallet: &WalletArgs,
     site: &str,
+    accept_notice: bool,
 ) -> anyhow::Result<ExitCode> {
     let client = client(&args.network)?;
     let wallet_args = wallet;
     let mut wallet = wallet_args.open()?;
     let rt = runtime()?;
+    // Demonstrable consent: the subject sees what each node will do with
+    // the enrollment and signs that they accepted it.
+    let notice = rt.block_on(client.notice())?;
+    eprintln!("Before you enroll, each node says:\n{notice}");
+    if !accept_notice {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "the notice above must be accepted: answer on a terminal, or pass --accept-notice"
+            );
+        }
+        eprint!("Type \"yes\" to accept and enroll: ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            anyhow::bail!("the notice was not accepted; nothing was enrolled");
+        }
+    }
     let mut recorded = 0;
     let mut reader = Reader::new(args);
     let bar = progress(reader.count(), args.json);
@@ -207,7 +227,7 @@ pub(crate) fn enroll(
     for input in reader.inputs() {
         let path = input.path();
         let t = reader.read(input, client.network())?;
-        let r = rt.block_on(client.enroll(&t, &wallet, site))?;
+        let r = rt.block_on(client.enroll_accepting(&t, &wallet, site, &notice))?;
         let kind = t.kind().to_string();
         drop(t);
         if let Some(id) = r.enrollment_id {
@@ -224,6 +244,7 @@ pub(crate) fn enroll(
                     seq: r.seq,
                     enrolled_at: time::OffsetDateTime::now_utc(),
                     deleted_at: None,
+                    accepted: Some(notice.terms()),
                 });
             recorded += 1;
         }

@@ -187,6 +187,9 @@ fn enroll_verify_and_dedupe_by_image_on_a_local_network() {
             image,
         ];
         args.extend_from_slice(extra);
+        if cmd == "enroll" {
+            args.push("--accept-notice");
+        }
         run(&args)
     };
 

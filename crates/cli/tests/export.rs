@@ -99,6 +99,7 @@ fn export_everything_lists_what_the_wallet_and_the_log_hold_and_erasure_shows() 
         "--template",
         s(&t),
         "--json",
+        "--accept-notice",
     ]);
     let enrolled: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let id = enrolled["enrollment_id"].as_str().expect("id").to_owned();
@@ -126,6 +127,14 @@ fn export_everything_lists_what_the_wallet_and_the_log_hold_and_erasure_shows() 
     assert_eq!(enrollments.len(), 1, "{everything}");
     assert_eq!(enrollments[0]["id"], id.as_str());
     assert!(enrollments[0]["deleted_at"].is_null());
+    // The receipt of what was accepted: each node's policy digest.
+    let digests = enrollments[0]["accepted"]["policy_digests"]
+        .as_array()
+        .expect("digests");
+    for (i, d) in digests.iter().enumerate() {
+        let policy = rt.block_on(client.policy(PartyId::ALL[i])).expect("policy");
+        assert_eq!(d, &policy["digest"], "node {i}");
+    }
     let entries = everything["log"]["entries"].as_array().expect("entries");
     let seqs: Vec<u64> = entries
         .iter()

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
 use sanctuary_consent::{
-    ConsentToken, DeletionRequest, EnrollmentStatement, NetworkId, Revocation, SignedStatement,
-    SubjectPublicKey, Wallet,
+    AcceptedTerms, ConsentToken, DeletionRequest, Digest32, EnrollmentStatement, NetworkId,
+    Revocation, SignedStatement, SubjectPublicKey, Wallet,
 };
 use sanctuary_log::{
     AuditKey, AuditOutcome, AuditedEntry, CheckpointPolicy, ConsistencyProof, Erased, ForkEvidence,
@@ -85,6 +85,35 @@ pub struct Client {
 /// `Send`.)
 pub fn audit_tag(wallet: &Wallet) -> sanctuary_log::AuditTag {
     wallet.audit_key().new_tag(&mut rand::rng())
+}
+
+/// What a subject is shown before enrolling, and accepts by signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Each node's notice, party order.
+    pub texts: Vec<String>,
+    /// Each node's policy digest, party order.
+    pub digests: Vec<Digest32>,
+}
+
+impl Notice {
+    /// The terms signed at enrollment.
+    pub fn terms(&self) -> AcceptedTerms {
+        AcceptedTerms {
+            policy_digests: self.digests.clone(),
+            notice_digest: Digest32(sanctuary_proto::wire::notice_digest(&self.texts)),
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (p, t) in PartyId::ALL.iter().zip(&self.texts) {
+            writeln!(f, "--- node {}:", p.index())?;
+            writeln!(f, "{t}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The number of leaves a checkpoint covers, as an index bound.
@@ -332,14 +361,54 @@ impl Client {
         })
     }
 
+    /// The notice a subject must be shown before enrolling: each node's
+    /// own notice and policy digest, fetched from that node (over its
+    /// pinned TLS key, so a coordinator cannot change another node's).
+    pub async fn notice(&self) -> Result<Notice, ClientError> {
+        let mut texts = Vec::with_capacity(3);
+        let mut digests = Vec::with_capacity(3);
+        for p in PartyId::ALL {
+            let v = self.policy(p).await?;
+            let bad = |what: &str| ClientError::LogData {
+                party: p,
+                message: format!("its /v1/policy has no {what}"),
+            };
+            let text = v["notice"].as_str().ok_or_else(|| bad("notice"))?;
+            let digest = v["digest"]
+                .as_str()
+                .and_then(|d| hex::decode(d).ok())
+                .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                .ok_or_else(|| bad("policy digest"))?;
+            texts.push(text.to_owned());
+            digests.push(Digest32(digest));
+        }
+        Ok(Notice { texts, digests })
+    }
+
     /// Enrolls a template for the subject holding `wallet`, at enrollment
-    /// site `site` (the network deduplicates first). The wallet signs the
-    /// enrollment statement; the enrollment is bound to its key.
+    /// site `site` (the network deduplicates first), accepting the nodes'
+    /// current notice ([`Client::notice`]) on the subject's behalf: for
+    /// callers that showed it already. The wallet signs the enrollment
+    /// statement; the enrollment is bound to its key.
     pub async fn enroll(
         &self,
         template: &Template,
         wallet: &Wallet,
         site: &str,
+    ) -> Result<EnrollResponse, ClientError> {
+        let notice = self.notice().await?;
+        self.enroll_accepting(template, wallet, site, &notice).await
+    }
+
+    /// [`Client::enroll`], signing acceptance of `notice` (what the subject
+    /// was shown). A node whose policy changed since refuses
+    /// (`policy_not_accepted`).
+    pub async fn enroll_accepting(
+        &self,
+        template: &Template,
+        wallet: &Wallet,
+        site: &str,
+        notice: &Notice,
     ) -> Result<EnrollResponse, ClientError> {
         let request_id = new_request_id();
         let Sealed {
@@ -352,7 +421,8 @@ impl Client {
             self.network_id()?,
             enrollment_commitment(&request_id, kind, &digests, &components),
             time::OffsetDateTime::now_utc(),
-        );
+        )
+        .accepting(notice.terms());
         self.post(
             "/v1/enroll",
             &EnrollRequest {

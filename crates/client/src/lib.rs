@@ -16,7 +16,7 @@ pub mod holder;
 mod weave;
 
 // The public interface is:
-pub use client::{Client, Consent, LogAudit, SubjectAudit, audit_tag};
+pub use client::{Client, Consent, LogAudit, Notice, SubjectAudit, audit_tag};
 pub use error::ClientError;
 pub use holder::{HeldItem, HeldKey, HeldThread, Holder};
 pub use sanctuary_proto::{EnrollmentId, NetworkFile, RefusalCode};

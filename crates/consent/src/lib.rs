@@ -114,8 +114,8 @@ pub use ratelimit::{Clock, ManualClock, RateLimit, RateLimiter, SystemClock};
 pub use receipt::{ConsentReceipt, PiiController, RECEIPT_SCHEMA, ReceiptPurpose};
 pub use sanctuary_log::{AuditKey, AuditTag};
 pub use statement::{
-    DeletionRequest, EnrollmentStatement, Revocation, RevocationScope, SignedStatement, Statement,
-    Verified, sign_enrollment,
+    AcceptedTerms, DeletionRequest, Digest32, EnrollmentStatement, Revocation, RevocationScope,
+    SignedStatement, Statement, Verified, sign_enrollment,
 };
 pub use stores::{InMemoryReplayGuard, InMemoryRevocationStore, ReplayGuard, RevocationStore};
 pub use token::{

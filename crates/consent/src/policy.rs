@@ -327,6 +327,10 @@ pub struct PublishedPolicy {
     pub served_purposes: Vec<Purpose>,
     /// Every rule, with its description.
     pub rules: Vec<PublishedRule>,
+    /// [`Policy::digest`], hex.
+    pub digest: String,
+    /// [`Policy::notice`].
+    pub notice: String,
 }
 
 /// One published rule.
@@ -430,10 +434,53 @@ impl Policy {
         toml::to_string_pretty(&self.file).unwrap_or_default()
     }
 
+    /// The policy's digest: `SHA-256("sanctuary/policy/v1" || to_toml())`.
+    /// A subject signs each node's digest at enrollment, so every node can
+    /// show which policy the subject accepted.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::new()
+            .chain_update(b"sanctuary/policy/v1")
+            .chain_update(self.to_toml().as_bytes())
+            .finalize()
+            .into()
+    }
+
+    /// The notice shown to a subject before enrollment: who operates the
+    /// node, what it does with the enrollment, for how long, and how to
+    /// withdraw. Made from the policy itself, so it cannot say other than
+    /// what the node enforces.
+    pub fn notice(&self) -> String {
+        let purposes: Vec<&str> = self
+            .allowed
+            .iter()
+            .filter(|p| !SUBJECT_RIGHTS.contains(p))
+            .map(|p| p.as_str())
+            .collect();
+        let retention = self.retention();
+        let term = if retention.whole_days() >= 1 {
+            format!("{} days", retention.whole_days())
+        } else {
+            format!("{} seconds", retention.whole_seconds())
+        };
+        format!(
+            "Operator: {operator}, in the network {network}.\n\
+             Your biometric template is split into three random shares; this node holds one and can never see your template.\n\
+             It is used only for: {purposes}, each use only with a consent token you issue, and each use is written to a public log you can audit.\n\
+             It is deleted {term} after its last use, or when you ask: `sanctuary delete` (no single node can refuse it).\n\
+             Open identification (\"who is this?\") is never performed.",
+            operator = self.operator().unwrap_or("(operator not named)"),
+            network = self.network().as_str(),
+            purposes = purposes.join(", "),
+        )
+    }
+
     /// The document a node publishes: its policy file plus the structural rules
     /// this build enforces (serialise it as JSON or TOML).
     pub fn published(&self) -> PublishedPolicy {
         PublishedPolicy {
+            digest: hex::encode(self.digest()),
+            notice: self.notice(),
             policy: self.file.clone(),
             served_purposes: self.allowed.iter().copied().collect(),
             rules: Rule::ALL

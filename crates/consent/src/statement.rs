@@ -191,7 +191,8 @@ fn random_nonce() -> [u8; 16] {
 /// node layer) to the subject's wallet key.
 ///
 /// Canonical fields: `network`, `template_commitment` (32 bytes), `timestamp`,
-/// `nonce` (16 bytes).
+/// `nonce` (16 bytes), then the accepted terms: the number of policy
+/// digests, each digest (32 bytes), and the notice digest (32 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentStatement {
@@ -206,27 +207,61 @@ pub struct EnrollmentStatement {
     /// Random nonce (lets nodes refuse a replayed enrollment request).
     #[serde(with = "hex_array")]
     pub nonce: [u8; 16],
+    /// What the subject was shown and accepted.
+    pub accepted: AcceptedTerms,
 }
 
+/// The terms a subject accepts at enrollment: each node's policy (its
+/// purposes, retention and operator, by digest, in party order) and the
+/// notice they were shown. Every node keeps the signed statement, so it can
+/// show what the subject agreed to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedTerms {
+    /// Each node's policy digest, party order (hex).
+    pub policy_digests: Vec<Digest32>,
+    /// Digest of the notice text shown (hex).
+    pub notice_digest: Digest32,
+}
+
+/// A 32-byte digest, 64 lowercase hex on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Digest32(#[serde(with = "hex_array")] pub [u8; 32]);
+
 impl EnrollmentStatement {
-    /// A statement with a fresh nonce.
+    /// A statement with a fresh nonce and no accepted terms (nodes refuse
+    /// it until [`EnrollmentStatement::accepting`] sets them).
     pub fn new(network: NetworkId, template_commitment: [u8; 32], now: OffsetDateTime) -> Self {
         Self {
             network,
             template_commitment,
             timestamp: truncate(now),
             nonce: random_nonce(),
+            accepted: AcceptedTerms::default(),
         }
+    }
+
+    /// The statement accepting `terms`.
+    pub fn accepting(mut self, terms: AcceptedTerms) -> Self {
+        self.accepted = terms;
+        self
     }
 }
 
 impl Statement for EnrollmentStatement {
-    const DOMAIN: &'static str = "sanctuary/consent/enrollment/v1";
+    const DOMAIN: &'static str = "sanctuary/consent/enrollment/v2";
     fn encode(&self, enc: &mut Encoder) {
         enc.field(self.network.as_str().as_bytes())
             .field(&self.template_commitment)
             .time(self.timestamp)
             .field(&self.nonce);
+        let n = u32::try_from(self.accepted.policy_digests.len()).unwrap_or(u32::MAX);
+        enc.field(&n.to_be_bytes());
+        for d in &self.accepted.policy_digests {
+            enc.field(&d.0);
+        }
+        enc.field(&self.accepted.notice_digest.0);
     }
     fn network(&self) -> &NetworkId {
         &self.network

@@ -180,6 +180,10 @@ pub struct EnrollmentRecord {
     /// When the subject deleted it, if they did.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// The terms the subject signed (each node's policy digest and the
+    /// notice's): the subject's receipt of what they agreed to.
+    #[serde(default)]
+    pub accepted: Option<crate::statement::AcceptedTerms>,
 }
 
 impl fmt::Debug for Wallet {

@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use sanctuary_consent::{
-    DeletionRequest, Disclosure, EnrollmentStatement, Error, Purpose, Revocation, SignedStatement,
-    StatementError, Wallet, sign_enrollment,
+    AcceptedTerms, DeletionRequest, Digest32, Disclosure, EnrollmentStatement, Error, Purpose,
+    Revocation, SignedStatement, StatementError, Wallet, sign_enrollment,
 };
 use time::Duration;
 
@@ -99,6 +99,7 @@ fn statement_types_are_domain_separated() {
             template_commitment: [9; 32],
             timestamp: del.statement.timestamp,
             nonce: del.statement.nonce,
+            accepted: Default::default(),
         },
         subject: del.subject,
         signature: del.signature,
@@ -181,6 +182,10 @@ fn canonical_encoding_is_pinned() {
             template_commitment: [0xab; 32],
             timestamp: T0,
             nonce: [0x01; 16],
+            accepted: AcceptedTerms {
+                policy_digests: vec![Digest32([0xc1; 32]), Digest32([0xc2; 32])],
+                notice_digest: Digest32([0xd0; 32]),
+            },
         },
         subject,
         signature: [0; 64],
@@ -190,19 +195,26 @@ fn canonical_encoding_is_pinned() {
         expected.extend_from_slice(&(b.len() as u32).to_be_bytes());
         expected.extend_from_slice(b);
     };
-    lp(b"sanctuary/consent/enrollment/v1");
+    lp(b"sanctuary/consent/enrollment/v2");
     lp(&subject.to_bytes());
     lp(b"sanctuary-test");
     lp(&[0xab; 32]);
     lp(&T0.unix_timestamp().to_be_bytes());
     lp(&[0x01; 16]);
+    lp(&2u32.to_be_bytes());
+    lp(&[0xc1; 32]);
+    lp(&[0xc2; 32]);
+    lp(&[0xd0; 32]);
     assert_eq!(s.signed_bytes(), expected);
     assert_eq!(
         s.to_json(),
         format!(
-            r#"{{"statement":{{"network":"sanctuary-test","template_commitment":"{}","timestamp":"2026-11-25T12:00:00Z","nonce":"01010101010101010101010101010101"}},"subject":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","signature":"{}"}}"#,
+            r#"{{"statement":{{"network":"sanctuary-test","template_commitment":"{}","timestamp":"2026-11-25T12:00:00Z","nonce":"01010101010101010101010101010101","accepted":{{"policy_digests":["{c1}","{c2}"],"notice_digest":"{d0}"}}}},"subject":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","signature":"{}"}}"#,
             "ab".repeat(32),
-            "00".repeat(64)
+            "00".repeat(64),
+            c1 = "c1".repeat(32),
+            c2 = "c2".repeat(32),
+            d0 = "d0".repeat(32),
         )
     );
 }

@@ -596,6 +596,7 @@ impl Node {
             .session(session_id(start.seq, &start.request_id))?;
         let mut verdict = self.check_share(st, start).and_then(|digests| {
             let cx = ops::VerdictCx {
+                party,
                 consent: &self.consent,
                 request_id: &start.request_id,
                 time_ms: start.time_ms,

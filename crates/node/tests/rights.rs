@@ -525,3 +525,90 @@ async fn an_expired_enrollment_is_refused_by_each_node_alone() {
         stop(n).await;
     }
 }
+
+/// Demonstrable consent: each node keeps the subject's signed acceptance of
+/// its own policy and of the notice shown, refuses an enrollment that
+/// accepted another policy, and forgets the record with the enrollment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_keeps_the_signed_consent_to_its_own_policy_until_deletion() {
+    let (tmp, net, client) = network();
+    let dir = tmp.path();
+    let params = net.matching.embedding;
+    let nodes: Vec<_> = (0..3).map(|i| start(config(dir, i))).collect();
+    wait_ready(&client).await;
+    let alice = Wallet::create(OffsetDateTime::now_utc());
+    let notice = client.notice().await.expect("notice");
+    assert!(
+        notice
+            .texts
+            .iter()
+            .all(|t| t.contains("deleted") && t.contains("days"))
+    );
+    // A notice naming another policy for P1 (say, one it has since
+    // changed) is refused by P1, and nothing is enrolled.
+    let mut stale = notice.clone();
+    stale.digests[1].0[0] ^= 1;
+    let err = client
+        .enroll_accepting(
+            &template(&person(9, &params), &params),
+            &alice,
+            "site.example",
+            &stale,
+        )
+        .await
+        .expect_err("stale policy");
+    assert!(
+        matches!(&err, ClientError::Refused { party: PartyId::P1, code, .. } if *code == "policy_not_accepted"),
+        "{err:?}"
+    );
+    let id = client
+        .enroll_accepting(
+            &template(&person(9, &params), &params),
+            &alice,
+            "site.example",
+            &notice,
+        )
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    let terms = notice.terms();
+    let records = |dir: std::path::PathBuf| async move {
+        let mut out = Vec::new();
+        for i in 0..3 {
+            let store = Store::open(&config(&dir, i).storage_url())
+                .await
+                .expect("open");
+            out.push(store.consent_record(&id).await.expect("record"));
+            store.close().await;
+        }
+        out
+    };
+    for (i, r) in records(dir.to_owned()).await.into_iter().enumerate() {
+        let signed: sanctuary_consent::SignedStatement<sanctuary_consent::EnrollmentStatement> =
+            serde_json::from_slice(&r.expect("kept")).expect("a signed statement");
+        assert_eq!(signed.subject, alice.subject());
+        assert_eq!(signed.statement.accepted, terms, "P{i}");
+        let policy = sanctuary_consent::Policy::load(&dir.join(format!("node-{i}/policy.toml")))
+            .expect("policy");
+        assert_eq!(
+            signed.statement.accepted.policy_digests[i].0,
+            policy.digest()
+        );
+        signed
+            .verify(
+                &sanctuary_consent::NetworkId::new(NET).expect("id"),
+                OffsetDateTime::now_utc(),
+                Duration::hours(1),
+            )
+            .expect("the record's signature verifies");
+    }
+    client.delete(id, &alice).await.expect("delete");
+    assert!(
+        records(dir.to_owned()).await.iter().all(Option::is_none),
+        "records outlive the enrollment"
+    );
+    for n in nodes {
+        stop(n).await;
+    }
+}

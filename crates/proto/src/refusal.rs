@@ -69,6 +69,9 @@ refusal_codes! {
     NoSubjectBinding => "no_subject_binding",
     /// The node's policy file is invalid.
     PolicyFile => "policy_file",
+    /// The enrollment statement does not accept this node's policy (its
+    /// digest is not the one the subject signed for this node).
+    PolicyNotAccepted => "policy_not_accepted",
     /// Policy: the purpose is not allowed.
     PurposeNotAllowed => "purpose_not_allowed",
     /// Policy: a relying party exceeded its rate limit.

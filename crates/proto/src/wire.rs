@@ -226,6 +226,19 @@ pub struct DeleteRequest {
     pub erase: Option<Erasure>,
 }
 
+/// The digest of the notice a subject is shown before enrollment: each
+/// node's notice text, party order,
+/// `SHA-256("sanctuary/notice/v1" || (u32 length || text) x3)`.
+pub fn notice_digest(texts: &[String]) -> [u8; 32] {
+    let mut h = Sha256::new().chain_update(b"sanctuary/notice/v1");
+    for t in texts {
+        let len = u32::try_from(t.len()).unwrap_or(u32::MAX);
+        h.update(len.to_be_bytes());
+        h.update(t.as_bytes());
+    }
+    h.finalize().into()
+}
+
 /// Most log entries one deletion erases.
 pub const MAX_ERASE: usize = 10_000;
 

@@ -25,7 +25,9 @@ use crate::url::redact_url;
 
 /// The schema version this build writes and accepts. Version 2: the op log
 /// is the Merkle transparency log (no hash chain), consent state is stored.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version 3: log leaves commit to salted entry bodies (which erasure may
+/// replace), and the subject's signed consent is kept per enrollment.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Rows fetched per round trip by [`Store::load`].
 const LOAD_PAGE: i64 = 4096;
@@ -48,6 +50,8 @@ const SQLITE_SCHEMA: &[&str] = &[
     "CREATE TABLE revocations (seq INTEGER NOT NULL, subject TEXT NOT NULL, token BLOB,
         before_ms INTEGER)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE consent_records (id BLOB PRIMARY KEY CHECK (length(id) = 16),
+        seq INTEGER NOT NULL, record BLOB NOT NULL)",
 ];
 
 const PG_SCHEMA: &[&str] = &[
@@ -69,6 +73,8 @@ const PG_SCHEMA: &[&str] = &[
     "CREATE TABLE revocations (seq BIGINT NOT NULL, subject TEXT NOT NULL, token BYTEA,
         before_ms BIGINT)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL)",
+    "CREATE TABLE consent_records (id BYTEA PRIMARY KEY CHECK (length(id) = 16),
+        seq BIGINT NOT NULL, record BYTEA NOT NULL)",
 ];
 
 /// Runs the same body against whichever pool the store holds.
@@ -474,6 +480,10 @@ impl Store {
                             tx.rollback().await?;
                             return Err(StoreError::NotFound { id: *id });
                         }
+                        sqlx::query("DELETE FROM consent_records WHERE id = $1")
+                            .bind(id.0.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
                         deleted = true;
                     }
                 }
@@ -548,6 +558,16 @@ impl Store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
+                        ConsentWrite::Record { id, record } => {
+                            sqlx::query(
+                                "INSERT INTO consent_records (id, seq, record) VALUES ($1, $2, $3)",
+                            )
+                            .bind(id.0.as_slice())
+                            .bind(seq)
+                            .bind(record.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                        }
                     }
                 }
                 next = op.seq + 1; // op.seq <= i64::MAX: no overflow
@@ -567,10 +587,15 @@ impl Store {
                 .await?;
             }
             for id in delete {
-                sqlx::query("DELETE FROM enrollments WHERE id = $1")
-                    .bind(id.0.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
+                for table in [
+                    "DELETE FROM enrollments WHERE id = $1",
+                    "DELETE FROM consent_records WHERE id = $1",
+                ] {
+                    sqlx::query(table)
+                        .bind(id.0.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 deleted = true;
             }
             tx.commit().await?;
@@ -618,6 +643,7 @@ impl Store {
                 // Erased log bodies are updated rows: their old versions
                 // are dead tuples too.
                 sqlx::raw_sql("VACUUM oplog").execute(p).await?;
+                sqlx::raw_sql("VACUUM consent_records").execute(p).await?;
                 Ok(true)
             }
             Pool::Sqlite(p) => {
@@ -628,6 +654,19 @@ impl Store {
                 Ok(busy == 0)
             }
         }
+    }
+
+    /// The subject's signed consent kept for enrollment `id` (what they
+    /// accepted), if this node holds the enrollment.
+    pub async fn consent_record(&self, id: &EnrollmentId) -> Result<Option<Vec<u8>>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            Ok(
+                sqlx::query_scalar("SELECT record FROM consent_records WHERE id = $1")
+                    .bind(id.0.as_slice())
+                    .fetch_optional(p)
+                    .await?,
+            )
+        })
     }
 
     /// Op-log rows with `from <= seq < to`, in seq order.

@@ -131,6 +131,14 @@ pub enum ConsentWrite {
         /// When, ms since the epoch.
         time_ms: i64,
     },
+    /// Keeps the subject's signed consent to enrollment `id` (deleted with
+    /// the enrollment).
+    Record {
+        /// The enrollment.
+        id: EnrollmentId,
+        /// The signed statement (JSON).
+        record: Vec<u8>,
+    },
 }
 
 /// One op in the agreed order, as the node applies it.

@@ -33,12 +33,38 @@ pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
             "the enrollment statement was signed for another request or other shares",
         ));
     }
+    // Demonstrable consent: the subject signed this node's policy (its
+    // purposes, retention, operator) and the notice they were shown.
+    let accepted = &op.statement.statement.accepted;
+    if accepted.policy_digests.len() != 3
+        || accepted.policy_digests[cx.party.index()].0 != cx.consent.policy().digest()
+    {
+        return Err(refusal(
+            RefusalCode::PolicyNotAccepted,
+            format!(
+                "the subject did not accept {}'s policy (sign its digest from /v1/policy)",
+                cx.party
+            ),
+        ));
+    }
     let (v, _) = cx
         .consent
         .gate()
         .admit_enrollment(&op.statement, &site)
         .map_err(refuse)?;
-    Ok(vec![cx.consent.nonce_use(v.subject(), v.statement().nonce)])
+    let record = serde_json::to_vec(&op.statement).map_err(|e| {
+        refusal(
+            RefusalCode::StatementMalformed,
+            format!("cannot keep the statement: {e}"),
+        )
+    })?;
+    Ok(vec![
+        cx.consent.nonce_use(v.subject(), v.statement().nonce),
+        ConsentWrite::Record {
+            id: op.enrollment_id,
+            record,
+        },
+    ])
 }
 
 pub(super) fn entry(op: &EnrollOp) -> EntryFields {

@@ -84,6 +84,8 @@ macro_rules! dispatch {
 /// What a verdict may consult: the node's consent state and its view of
 /// the enrollments, at the op's request id and time.
 pub(crate) struct VerdictCx<'a> {
+    /// This node.
+    pub(crate) party: sanctuary_share::PartyId,
     pub(crate) consent: &'a NodeConsent,
     pub(crate) request_id: &'a str,
     pub(crate) time_ms: u64,
