@@ -93,7 +93,7 @@ pub(crate) fn document() -> Value {
                 json!({"type": "object", "required": ["request_id", "event", "authorization"], "additionalProperties": false,
                     "properties": {"request_id": rid, "event": {"type": "string", "maxLength": 128}, "authorization": {"type": "object"}, "audit_tag": {"type": "object"}}}),
                 json!({"type": "object", "properties": {"seq": {"type": "integer"}}})),
-            "/v1/policy": get_json("policy", "The ethics policy this node enforces, with every structural rule", &[]),
+            "/v1/policy": get_json("policy", "The ethics policy this node enforces, with every structural rule, its digest (what a subject signs at enrollment) and the notice made from it", &[]),
             "/v1/log/checkpoint": get_text("logCheckpoint", "Latest co-signed checkpoint", "C2SP signed note"),
             "/v1/log/cosign": {"post": {"operationId": "logCosign", "summary": "Coordinator: run a cosigning round now; returns the note",
                 "responses": {"200": {"description": "the signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
