@@ -63,6 +63,10 @@ struct NewEnrollment {
     /// against the commitment in the enrollment's log entry.
     #[serde(default)]
     component: String,
+    /// The subject's signed consent to the enrollment (the statement, as
+    /// kept by the peer), so the lagging node keeps it too.
+    #[serde(default)]
+    consent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +167,11 @@ async fn answer(node: &Node, requester: PartyId, req: &Request) -> Result<Respon
             subject: e.subject.clone(),
             last_used_ms: e.last_used_ms,
             component: B64.encode(component),
+            consent: node
+                .store
+                .consent_record(&e.id)
+                .await?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
         });
     }
     let revocations = node
@@ -194,6 +203,22 @@ async fn answer(node: &Node, requester: PartyId, req: &Request) -> Result<Respon
         enrollments,
         revocations,
     })
+}
+
+/// Whether `text` is a signed enrollment statement by `subject` (hex) for
+/// this node's network. Its freshness is not checked: it is as old as the
+/// enrollment.
+fn check_consent_record(node: &Node, text: &str, subject: Option<&str>) -> Result<(), String> {
+    use sanctuary_consent::{EnrollmentStatement, SignedStatement};
+    let s: SignedStatement<EnrollmentStatement> =
+        serde_json::from_str(text).map_err(|e| format!("not a signed statement: {e}"))?;
+    if subject != Some(s.subject.to_hex().as_str()) {
+        return Err("signed by another key than the enrollment's".into());
+    }
+    let at = s.statement.timestamp;
+    s.verify(node.policy().network(), at, time::Duration::days(36_500))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Stored and newly computed Merkle hashes, to compute the root the catch-up
@@ -389,6 +414,20 @@ pub(crate) async fn catch_up(node: &Node) -> Result<u64, NodeError> {
                     n.id
                 )));
             }
+        }
+        // The consent record: the subject's own signature over it, for the
+        // key the enrollment is bound to (both peers sent the same one).
+        if let Some(text) = &n.consent {
+            check_consent_record(node, text, n.subject.as_deref())
+                .map_err(|e| behind(format!("consent record of enrollment {}: {e}", n.id)))?;
+            let op = ops
+                .iter_mut()
+                .find(|o| o.seq == n.enrolled_seq)
+                .ok_or_else(|| behind("an enrollment outside the missed ops"))?;
+            op.consent.push(sanctuary_store::ConsentWrite::Record {
+                id: n.id,
+                record: text.as_bytes().to_vec(),
+            });
         }
         let mut share = Zeroizing::new(Vec::with_capacity(2 * own_c.len()));
         share.extend_from_slice(&own_c);

@@ -619,6 +619,13 @@ async fn a_node_that_missed_ops_catches_up_from_its_peers() {
         .await
         .expect("open");
     assert!(store.has_share(&bob_id).await.expect("has_share"));
+    // ... and Bob's signed consent, as its peers keep it.
+    let record = store
+        .consent_record(&bob_id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(String::from_utf8_lossy(&record).contains(&bob.subject().to_hex()));
     assert_eq!(
         store.load().await.expect("load").revocations.len(),
         1,

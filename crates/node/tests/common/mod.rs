@@ -75,6 +75,7 @@ pub(crate) async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {
         "DELETE FROM log_hashes WHERE ((idx + 1) << level) > $1",
         "DELETE FROM enrollments WHERE enrolled_seq >= $1",
         "DELETE FROM revocations WHERE seq >= $1",
+        "DELETE FROM consent_records WHERE seq >= $1",
     ] {
         sqlx::query(sql)
             .bind(size)
