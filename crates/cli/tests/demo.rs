@@ -64,6 +64,10 @@ fn demo_runs_a_three_process_network_and_agrees_with_plaintext() {
     // Rights no single node can block, and a log that can forget.
     assert_eq!(v["deletion_despite_refusing_node"], true, "{v}");
     assert_eq!(v["erased_log_bodies_verified"], true, "{v}");
+    // One person, a face under one wallet and an iris under another: no
+    // personhood credential for either.
+    assert_eq!(v["cross_modality_sybil_refused"], true, "{v}");
+    assert_eq!(v["double_checkin_refused"], true, "{v}");
     // Transparency log: co-signed, audited by subjects, tampering caught.
     assert!(v["log_entries"].as_u64().expect("count") > 60);
     assert!(v["checkpoint_cosigners"].as_u64().expect("count") >= 2);

@@ -80,6 +80,7 @@ fn weaving_commands_end_to_end() {
     let (carol, _) = new_wallet(dir, "carol");
     let network = NetworkFile::load(&net_file).expect("network file");
     let params = network.matching.embedding;
+    let iris = network.matching.iris;
     let client = Client::new(network).expect("client");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -93,6 +94,12 @@ fn weaving_commands_end_to_end() {
                 .enroll(&t, &w, "enrollment-site.example")
                 .await
                 .expect("enroll");
+            // Personhood needs every modality: the same person's iris too.
+            let eye = Template::Iris(sanctuary_devnet::synth::iris_of(seed, &iris).expect("iris"));
+            client
+                .enroll(&eye, &w, "enrollment-site.example")
+                .await
+                .expect("enroll iris");
         }
     });
     let (alice, bob, carol) = (s(&alice), s(&bob), s(&carol));

@@ -103,6 +103,12 @@ struct DemoReport {
     /// overruled: the other two delete, their log entries record the
     /// refusal, and they no longer hold the share.
     deletion_despite_refusing_node: bool,
+    /// One person's face under one wallet and iris under another: no
+    /// personhood credential for either (from the weaving scene).
+    cross_modality_sybil_refused: bool,
+    /// A second festival check-in of one person at one event was refused
+    /// (from the weaving scene).
+    double_checkin_refused: bool,
     /// That deletion erased the bodies of the subject's earlier log entries
     /// on every node; a fresh co-signed checkpoint, inclusion proofs of the
     /// erased leaves and the subject's audit all verify.
@@ -666,6 +672,8 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
         let subjects = scenario(args, &client, faces, &mut report).await?;
         report.weave = crate::weave_scene::demo_weaving(&client, &dir, 3).await?;
+        report.cross_modality_sybil_refused = report.weave.cross_modality_sybil_refused;
+        report.double_checkin_refused = report.weave.double_checkin_refused;
         log_scene(&client, &subjects, &mut report).await?;
         Ok::<_, anyhow::Error>(subjects)
     });
@@ -693,6 +701,7 @@ pub fn run(exe: &std::path::Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             && report.cheating_detected
             && report.wrong_decisions_released == 0
             && report.deletion_despite_refusing_node
+            && report.cross_modality_sybil_refused
             && report.erased_log_bodies_verified
             && report.tamper_detected
             && report.audit_mismatches == 0

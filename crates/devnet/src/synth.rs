@@ -53,6 +53,13 @@ pub(crate) fn iris(rng: &mut impl Rng, p: &IrisParams) -> anyhow::Result<IrisCod
     Ok(IrisCode::new(code, mask, p)?)
 }
 
+/// The iris code of "person `seed`": the same seed always gives the same
+/// eye (for tests that enroll one person in several modalities).
+pub fn iris_of(seed: u64, p: &IrisParams) -> anyhow::Result<IrisCode> {
+    use rand::SeedableRng as _;
+    iris(&mut rand::rngs::StdRng::seed_from_u64(seed), p)
+}
+
 /// A second capture of the same eye: rotated by `shift` columns, with
 /// `flip_rate` of the bits changed and its own mask.
 pub(crate) fn genuine_iris(

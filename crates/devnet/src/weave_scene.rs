@@ -32,6 +32,10 @@ pub struct WeaveReport {
     pub festival_checkins: usize,
     /// A second check-in of the same person at the same event was refused.
     pub double_checkin_refused: bool,
+    /// One person enrolled a face under one wallet and their iris under
+    /// another: neither wallet got a personhood credential, and adding the
+    /// same iris to the first was refused as a duplicate.
+    pub cross_modality_sybil_refused: bool,
     /// Mean time to issue one credential (two FROST rounds over HTTP).
     pub credential_issue_ms: f64,
     /// The network's group public key (hex Ed25519), as in `network.toml`.
@@ -46,7 +50,8 @@ impl std::fmt::Display for WeaveReport {
         write!(
             f,
             "{} of {} credentials verified ({:.1} ms each to issue), single-node forgery {}, \
-             {} selective disclosures verified, {} festival check-ins, double check-in {}",
+             {} selective disclosures verified, {} festival check-ins, double check-in {}, \
+             face-under-one-wallet + iris-under-another {}",
             self.credentials_verified,
             self.credentials_issued,
             self.credential_issue_ms,
@@ -58,6 +63,11 @@ impl std::fmt::Display for WeaveReport {
             self.selective_disclosures_verified,
             self.festival_checkins,
             if self.double_checkin_refused {
+                "refused"
+            } else {
+                "NOT refused"
+            },
+            if self.cross_modality_sybil_refused {
                 "refused"
             } else {
                 "NOT refused"
@@ -93,6 +103,18 @@ pub(crate) async fn demo_weaving(
             &params,
         )?);
         client.enroll(&t, &w, "festival-enrollment.example").await?;
+        // A unique person is enrolled in every modality the network
+        // requires (face and iris by default).
+        if net
+            .matching
+            .personhood
+            .contains(sanctuary_template::TemplateKind::Iris)
+        {
+            let eye = Template::Iris(synth::iris(&mut rng, &net.matching.iris)?);
+            client
+                .enroll(&eye, &w, "festival-enrollment.example")
+                .await?;
+        }
         wallets.push(w);
     }
 
@@ -135,6 +157,31 @@ pub(crate) async fn demo_weaving(
     }
     report.credential_issue_ms =
         t0.elapsed().as_secs_f64() * 1e3 / report.credentials_issued.max(1) as f64;
+
+    // A Sybil across modalities: one person's face under one wallet, the
+    // same person's iris under another. Neither is a unique person, and
+    // completing the first with that iris is a duplicate.
+    let (face_only, iris_only) = (Wallet::create(now), Wallet::create(now));
+    let face = Template::Embedding(synth::quantize(
+        &synth::embedding(&mut rng, params.dim),
+        &params,
+    )?);
+    let eye = Template::Iris(synth::iris(&mut rng, &net.matching.iris)?);
+    client
+        .enroll(&face, &face_only, "festival-enrollment.example")
+        .await?;
+    client
+        .enroll(&eye, &iris_only, "festival-enrollment.example")
+        .await?;
+    let neither = weave.issue_personhood(&face_only, 1, 86_400).await.is_err()
+        && weave.issue_personhood(&iris_only, 1, 86_400).await.is_err();
+    let completed = client
+        .enroll(&eye, &face_only, "festival-enrollment.example")
+        .await?;
+    report.cross_modality_sybil_refused = !net.matching.personhood.is_all()
+        || (neither
+            && completed.status == sanctuary_proto::wire::EnrollStatus::AlreadyEnrolled
+            && weave.issue_personhood(&face_only, 1, 86_400).await.is_err());
 
     // One rogue node: its key share alone signs a credential, and it tries a
     // FROST round with itself as the only signer.

@@ -27,6 +27,8 @@ pub(crate) trait Enrollments {
     fn enrollment(&self, id: &EnrollmentId) -> Option<(Option<String>, i64)>;
     /// Whether any enrollment is bound to `subject` (hex key).
     fn subject_enrolled(&self, subject: &str) -> bool;
+    /// Whether an enrollment of `kind` is bound to `subject` (hex key).
+    fn subject_enrolled_kind(&self, subject: &str, kind: sanctuary_template::TemplateKind) -> bool;
 }
 
 /// A node's consent state: its gate (policy, rate limits) and the

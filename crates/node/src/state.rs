@@ -152,6 +152,14 @@ impl crate::consent::Enrollments for State {
             .into_iter()
             .any(|ks| ks.subjects.iter().any(|s| s.as_deref() == Some(subject)))
     }
+
+    fn subject_enrolled_kind(&self, subject: &str, kind: sanctuary_template::TemplateKind) -> bool {
+        let ks = match kind {
+            sanctuary_template::TemplateKind::Embedding => &self.embedding,
+            sanctuary_template::TemplateKind::Iris => &self.iris,
+        };
+        ks.subjects.iter().any(|s| s.as_deref() == Some(subject))
+    }
 }
 
 impl State {

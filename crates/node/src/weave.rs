@@ -181,13 +181,33 @@ fn refused(e: WeaveError) -> NodeError {
     NodeError::BadRequest(e.to_string())
 }
 
-async fn require_enrolled(k: &Keys, subject: &str) -> Result<(), NodeError> {
-    if k.store.subject_enrolled(subject).await? {
-        Ok(())
-    } else {
+/// A subject is a unique person to this node when it holds an enrollment
+/// of every modality the network requires, each deduplicated in its own
+/// gallery: so one person cannot get a credential per modality under two
+/// wallets (a face under one, an iris under another).
+async fn require_person(
+    k: &Keys,
+    required: sanctuary_proto::Modalities,
+    subject: &str,
+) -> Result<(), NodeError> {
+    let held = k.store.subject_kinds(subject).await?;
+    let missing: Vec<String> = required
+        .kinds()
+        .into_iter()
+        .map(|kind| kind.to_string())
+        .filter(|kind| !held.contains(kind))
+        .collect();
+    if held.is_empty() {
         Err(NodeError::BadRequest(format!(
             "subject {subject} has no enrollment on this node"
         )))
+    } else if !missing.is_empty() {
+        Err(NodeError::BadRequest(format!(
+            "a unique person is enrolled in every modality this network requires; subject {subject} lacks {}",
+            missing.join(", ")
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -239,7 +259,7 @@ pub(crate) async fn sign(
     let (subject, kind) =
         sanctuary_weave::check_sign_request(&req, &k.network, &k.public, OffsetDateTime::now_utc())
             .map_err(refused)?;
-    require_enrolled(k, &subject.0).await?;
+    require_person(k, node.cfg.matching.personhood, &subject.0).await?;
     let share = threshold::sign(&k.keys, &req.signing_package, &nonces).map_err(refused)?;
     match &kind {
         DraftKind::Admission { event, .. } => tracing::info!(
@@ -263,7 +283,7 @@ pub(crate) async fn evaluate(
     let subject =
         sanctuary_weave::check_evaluate_request(&req, &k.network, OffsetDateTime::now_utc())
             .map_err(refused)?;
-    require_enrolled(k, &subject.0).await?;
+    require_person(k, node.cfg.matching.personhood, &subject.0).await?;
     // The subject's audit trail must show this issuance: only a check-in the
     // network recorded in the transparency log is evaluated.
     if !node.weave.checkin_recorded(&subject.0, &req.event) {

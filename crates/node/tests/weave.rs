@@ -10,6 +10,7 @@ use sanctuary_client::{Client, ClientError, NetworkFile, WeaveClient};
 use sanctuary_consent::Wallet;
 use sanctuary_proto::wire::EnrollStatus;
 use sanctuary_share::PartyId;
+use sanctuary_template::Template;
 use sanctuary_weave::{Festival, Issuer};
 
 /// The issuer JWS of an SD-JWT, split into (signing input, signature).
@@ -47,6 +48,7 @@ async fn network_issues_personhood_credentials_and_admissions() {
         .clone()
         .expect("network file publishes weaving keys");
     let params = net.matching.embedding;
+    let net_iris = net.matching.iris;
     let client = Client::new(net.clone()).expect("client");
     let weave = WeaveClient::new(net).expect("weave client");
     let nodes: Vec<Running> = (0..3).map(|i| start(config(dir, i))).collect();
@@ -62,6 +64,16 @@ async fn network_issues_personhood_credentials_and_admissions() {
         )
         .await
         .expect("enroll");
+    assert_eq!(r.status, EnrollStatus::Enrolled);
+    // A face alone is not a unique person: every modality is required.
+    let e = weave.issue_personhood(&alice, 1, 86_400).await.unwrap_err();
+    assert!(e.to_string().contains("lacks iris"), "{e}");
+    let eye =
+        |seed| Template::Iris(sanctuary_devnet::synth::iris_of(seed, &net_iris).expect("iris"));
+    let r = client
+        .enroll(&eye(1), &alice, "enrollment-site.example")
+        .await
+        .expect("enroll iris");
     assert_eq!(r.status, EnrollStatus::Enrolled);
 
     // Batch issuance: two credentials, each with its own holder key.
@@ -164,6 +176,51 @@ async fn network_issues_personhood_credentials_and_admissions() {
         festival,
         vec!["harbour-2026", "harbour-2026", "weavers-2026"],
         "{audit:?}"
+    );
+
+    // One person, two wallets, one modality each (the attack of issue 13):
+    // neither wallet is a unique person, and completing either with the
+    // other's modality is caught by that modality's deduplication.
+    let fresh = || Wallet::create(time::OffsetDateTime::now_utc());
+    let (face_only, iris_only) = (fresh(), fresh());
+    client
+        .enroll(
+            &template(&person(2, &params), &params),
+            &face_only,
+            "enrollment-site.example",
+        )
+        .await
+        .expect("enroll face");
+    client
+        .enroll(&eye(2), &iris_only, "enrollment-site.example")
+        .await
+        .expect("enroll iris");
+    for (w, lacks) in [(&face_only, "lacks iris"), (&iris_only, "lacks embedding")] {
+        let e = weave.issue_personhood(w, 1, 86_400).await.unwrap_err();
+        assert!(e.to_string().contains(lacks), "{e}");
+    }
+    let r = client
+        .enroll(&eye(2), &face_only, "enrollment-site.example")
+        .await
+        .expect("answered");
+    assert_eq!(
+        r.status,
+        EnrollStatus::AlreadyEnrolled,
+        "the same eye twice"
+    );
+    assert!(weave.issue_personhood(&face_only, 1, 86_400).await.is_err());
+    // And one key holds one enrollment per modality.
+    let e = client
+        .enroll(
+            &template(&person(3, &params), &params),
+            &alice,
+            "enrollment-site.example",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Refused { code, .. } if *code == "already_enrolled"),
+        "{e:?}"
     );
 
     // With one node down, the other two still issue.

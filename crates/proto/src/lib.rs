@@ -32,7 +32,7 @@ pub use error::ProtoError;
 pub use id::{EnrollmentId, ParseEnrollmentIdError};
 pub use key::{PUBLIC_KEY_PREFIX, PublicKey};
 pub use network::{
-    MatchingConfig, MpcSecurity, NetworkFile, NodeEntry, checkpoint_policy, log_key_name,
-    log_origin,
+    MatchingConfig, Modalities, MpcSecurity, NetworkFile, NodeEntry, checkpoint_policy,
+    log_key_name, log_origin,
 };
 pub use refusal::{RefusalCode, UnknownRefusalCode};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sanctuary_share::PartyId;
-use sanctuary_template::{EmbeddingParams, IrisParams};
+use sanctuary_template::{EmbeddingParams, IrisParams, TemplateKind};
 use serde::{Deserialize, Serialize};
 
 use sanctuary_log::CheckpointPolicy;
@@ -45,6 +45,88 @@ pub struct MatchingConfig {
     /// `security = "malicious"` in `[matching]`; semi-honest when absent.
     #[serde(default, skip_serializing_if = "MpcSecurity::is_default")]
     pub security: MpcSecurity,
+    /// `personhood = ["embedding", "iris"]`: the modalities a subject must
+    /// have enrolled (each deduplicated in its own gallery) before the
+    /// nodes issue a "unique person" credential or a festival admission.
+    /// Default: every modality, so one person cannot get a credential per
+    /// modality under two wallets.
+    #[serde(default, skip_serializing_if = "Modalities::is_all")]
+    pub personhood: Modalities,
+}
+
+/// A set of template kinds (written as a list in `network.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modalities {
+    embedding: bool,
+    iris: bool,
+}
+
+impl Default for Modalities {
+    fn default() -> Self {
+        Modalities {
+            embedding: true,
+            iris: true,
+        }
+    }
+}
+
+impl Modalities {
+    /// Every kind.
+    pub fn is_all(&self) -> bool {
+        *self == Modalities::default()
+    }
+
+    /// Only `kind`.
+    pub fn only(kind: TemplateKind) -> Self {
+        Modalities {
+            embedding: kind == TemplateKind::Embedding,
+            iris: kind == TemplateKind::Iris,
+        }
+    }
+
+    /// Whether `kind` is in the set.
+    pub fn contains(&self, kind: TemplateKind) -> bool {
+        match kind {
+            TemplateKind::Embedding => self.embedding,
+            TemplateKind::Iris => self.iris,
+        }
+    }
+
+    /// The kinds, in a fixed order.
+    pub fn kinds(&self) -> Vec<TemplateKind> {
+        [TemplateKind::Embedding, TemplateKind::Iris]
+            .into_iter()
+            .filter(|k| self.contains(*k))
+            .collect()
+    }
+}
+
+impl Serialize for Modalities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.kinds().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Modalities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let kinds = Vec::<TemplateKind>::deserialize(d)?;
+        if kinds.is_empty() {
+            return Err(serde::de::Error::custom(
+                "personhood needs at least one modality",
+            ));
+        }
+        let mut m = Modalities {
+            embedding: false,
+            iris: false,
+        };
+        for k in kinds {
+            match k {
+                TemplateKind::Embedding => m.embedding = true,
+                TemplateKind::Iris => m.iris = true,
+            }
+        }
+        Ok(m)
+    }
 }
 
 /// A node as clients see it.

@@ -16,4 +16,18 @@ impl Store {
             Ok(n > 0)
         })
     }
+
+    /// The template kinds of the enrollments bound to `subject` (sorted,
+    /// each once): a personhood credential needs every kind the network
+    /// requires.
+    pub async fn subject_kinds(&self, subject: &str) -> Result<Vec<String>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT kind FROM enrollments WHERE subject = $1 ORDER BY kind",
+            )
+            .bind(subject)
+            .fetch_all(p)
+            .await?)
+        })
+    }
 }

@@ -33,6 +33,17 @@ pub(super) fn verdict(op: &EnrollOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
             "the enrollment statement was signed for another request or other shares",
         ));
     }
+    // One enrollment per modality per key: with personhood needing every
+    // modality, one wallet cannot stand for two people.
+    if cx
+        .view
+        .subject_enrolled_kind(&op.statement.subject.to_hex(), op.kind)
+    {
+        return Err(refusal(
+            RefusalCode::AlreadyEnrolled,
+            format!("this key already holds an {} enrollment", op.kind),
+        ));
+    }
     // Demonstrable consent: the subject signed this node's policy (its
     // purposes, retention, operator) and the notice they were shown.
     let accepted = &op.statement.statement.accepted;
