@@ -336,9 +336,11 @@ async fn a_network_with_malicious_security_decides_as_before() {
         .await
         .expect("enroll bob");
     assert!(other.enrollment_id.is_some(), "{other:?}");
+    // (From a third key: one key holds one enrollment per modality.)
+    let carol = Wallet::create(OffsetDateTime::now_utc());
     let again = n
         .client
-        .enroll(&template(&noisy(&face, 3), &params), &bob, "site.example")
+        .enroll(&template(&noisy(&face, 3), &params), &carol, "site.example")
         .await
         .expect("answer");
     assert_eq!(
