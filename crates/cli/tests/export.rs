@@ -4,40 +4,18 @@
 //! (compared with what the nodes serve); `delete --erase-log` erases the
 //! subject's log bodies, and the export then shows them as erased.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
+
+use common::{PASS, ok, s};
 
 use sanctuary_client::{Client, NetworkFile};
 use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_devnet::Nodes;
 use sanctuary_log::Leaf;
 use sanctuary_share::PartyId;
-
-const PASS: &str = "correct horse battery staple";
-
-fn sanctuary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-        .args(args)
-        .env("SANCTUARY_WALLET_PASSPHRASE", PASS)
-        .output()
-        .expect("run sanctuary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = sanctuary(args);
-    assert!(
-        out.status.success(),
-        "sanctuary {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn template_file(dir: &Path, seed: u64, dim: usize) -> std::path::PathBuf {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

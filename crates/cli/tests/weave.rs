@@ -1,39 +1,17 @@
 //! Identity Weaving through the `sanctuary` binary against three node
 //! processes: issue, thread, vouch, present, verify, festival check-in.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
+
+use common::{PASS, ok, s, sanctuary};
 
 use sanctuary_client::{Client, NetworkFile};
 use sanctuary_consent::{KdfParams, Wallet};
 use sanctuary_devnet::Nodes;
 use sanctuary_template::{Embedding, Template};
-
-const PASS: &str = "correct horse battery staple";
-
-fn sanctuary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-        .args(args)
-        .env("SANCTUARY_WALLET_PASSPHRASE", PASS)
-        .output()
-        .expect("run sanctuary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = sanctuary(args);
-    assert!(
-        out.status.success(),
-        "sanctuary {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn new_wallet(dir: &Path, name: &str) -> (PathBuf, String) {
     let w = Wallet::create(time::OffsetDateTime::now_utc());

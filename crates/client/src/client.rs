@@ -565,22 +565,7 @@ impl Client {
         id: EnrollmentId,
         wallet: &Wallet,
     ) -> Result<DeleteResponse, ClientError> {
-        let statement = DeletionRequest::new(
-            self.network_id()?,
-            Some(deletion_commitment(&id)),
-            time::OffsetDateTime::now_utc(),
-        );
-        self.post(
-            "/v1/delete",
-            &DeleteRequest {
-                request_id: new_request_id(),
-                enrollment_id: id,
-                statement: SignedStatement::sign(wallet, statement),
-                audit_tag: Some(audit_tag(wallet)),
-                erase: None,
-            },
-        )
-        .await
+        self.delete_with(id, wallet, None).await
     }
 
     /// Deletes enrollment `id` and erases the bodies of the wallet's earlier
@@ -603,6 +588,19 @@ impl Client {
             .filter(|a| a.entry.erases.is_none())
             .map(|a| a.entry.seq)
             .collect();
+        let erase = (!seqs.is_empty()).then(|| Erasure {
+            audit_key: RevealedAuditKey::reveal(wallet.audit_key()),
+            seqs,
+        });
+        self.delete_with(id, wallet, erase).await
+    }
+
+    async fn delete_with(
+        &self,
+        id: EnrollmentId,
+        wallet: &Wallet,
+        erase: Option<Erasure>,
+    ) -> Result<DeleteResponse, ClientError> {
         let statement = DeletionRequest::new(
             self.network_id()?,
             Some(deletion_commitment(&id)),
@@ -615,10 +613,7 @@ impl Client {
                 enrollment_id: id,
                 statement: SignedStatement::sign(wallet, statement),
                 audit_tag: Some(audit_tag(wallet)),
-                erase: (!seqs.is_empty()).then(|| Erasure {
-                    audit_key: RevealedAuditKey::reveal(wallet.audit_key()),
-                    seqs,
-                }),
+                erase,
             },
         )
         .await

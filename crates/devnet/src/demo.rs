@@ -899,6 +899,50 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
     }
 }
 
+/// A small network of three in-process nodes in a temporary directory, for
+/// a scene that needs its own (one node started with a fault).
+struct MiniNetwork {
+    _tmp: tempfile::TempDir,
+    net: NetworkFile,
+    client: Client,
+    nodes: Vec<crate::inproc::Running>,
+}
+
+impl MiniNetwork {
+    fn start(
+        name: &str,
+        matching: sanctuary_proto::MatchingConfig,
+        faulty: usize,
+        faults: impl Fn() -> sanctuary_node::Faults + Send + Clone + 'static,
+    ) -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir().context("temporary directory")?;
+        let path = sanctuary_node::init_network(tmp.path(), ["127.0.0.1"; 3], name, matching)?;
+        let net = NetworkFile::load(&path)?;
+        let client = Client::new(net.clone())?;
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let cfg = crate::inproc::config(tmp.path(), i)?;
+            nodes.push(if i == faulty {
+                crate::inproc::start_with(cfg, faults.clone())
+            } else {
+                crate::inproc::start_with(cfg, sanctuary_node::Faults::none)
+            });
+        }
+        Ok(Self {
+            _tmp: tmp,
+            net,
+            client,
+            nodes,
+        })
+    }
+
+    async fn stop(self) {
+        for n in self.nodes {
+            crate::inproc::stop(n).await;
+        }
+    }
+}
+
 /// A subject's rights against a node that will not honour them: node 2
 /// refuses every deletion and keeps its share. The subject deletes (with
 /// erasure of their earlier log entries); the other two nodes carry it out
@@ -906,27 +950,13 @@ fn real_faces(args: &DemoArgs, params: &EmbeddingParams) -> anyhow::Result<Optio
 async fn rights_scene(report: &mut DemoReport) -> anyhow::Result<()> {
     use sanctuary_log::{Leaf, Outcome};
     use sanctuary_node::Faults;
-    let tmp = tempfile::tempdir().context("temporary directory")?;
-    let path = sanctuary_node::init_network(
-        tmp.path(),
-        ["127.0.0.1"; 3],
-        "rights-net",
-        Default::default(),
-    )?;
-    let net = NetworkFile::load(&path)?;
-    let client = Client::new(net.clone())?;
+    let mini = MiniNetwork::start("rights-net", Default::default(), 2, || {
+        Faults::none().refusing_rights()
+    })?;
+    let (net, client) = (&mini.net, &mini.client);
     let params = net.matching.embedding;
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        let cfg = crate::inproc::config(tmp.path(), i)?;
-        nodes.push(if i == 2 {
-            crate::inproc::start_with(cfg, || Faults::none().refusing_rights())
-        } else {
-            crate::inproc::start_with(cfg, Faults::none)
-        });
-    }
     let outcome = async {
-        wait_ready(&client, Duration::from_secs(60)).await?;
+        wait_ready(client, Duration::from_secs(60)).await?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x5ac7);
         let face = synth::embedding(&mut rng, params.dim);
         let mut wallet = Wallet::create(time::OffsetDateTime::now_utc());
@@ -993,9 +1023,7 @@ async fn rights_scene(report: &mut DemoReport) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>((despite, verified))
     }
     .await;
-    for n in nodes {
-        crate::inproc::stop(n).await;
-    }
+    mini.stop().await;
     let (despite, verified) = outcome?;
     report.deletion_despite_refusing_node = despite;
     report.erased_log_bodies_verified = verified;
@@ -1012,27 +1040,17 @@ async fn cheating_scene(report: &mut DemoReport) -> anyhow::Result<()> {
     use sanctuary_node::Faults;
     use sanctuary_proto::{MatchingConfig, MpcSecurity};
     for security in [MpcSecurity::SemiHonest, MpcSecurity::Malicious] {
-        let tmp = tempfile::tempdir().context("temporary directory")?;
         let matching = MatchingConfig {
             security,
             ..Default::default()
         };
-        let path =
-            sanctuary_node::init_network(tmp.path(), ["127.0.0.1"; 3], "cheat-net", matching)?;
-        let net = NetworkFile::load(&path)?;
-        let client = Client::new(net.clone())?;
+        let mini = MiniNetwork::start("cheat-net", matching, 1, || {
+            Faults::none().deviating_in_mpc(0, 1 << 31)
+        })?;
+        let (net, client) = (&mini.net, &mini.client);
         let params = net.matching.embedding;
-        let mut nodes = Vec::new();
-        for i in 0..3 {
-            let cfg = crate::inproc::config(tmp.path(), i)?;
-            nodes.push(if i == 1 {
-                crate::inproc::start_with(cfg, || Faults::none().deviating_in_mpc(0, 1 << 31))
-            } else {
-                crate::inproc::start_with(cfg, Faults::none)
-            });
-        }
         let outcome = async {
-            wait_ready(&client, Duration::from_secs(60)).await?;
+            wait_ready(client, Duration::from_secs(60)).await?;
             let mut rng = rand::rngs::StdRng::seed_from_u64(0xc4ea7);
             let face = synth::embedding(&mut rng, params.dim);
             let enrolled = synth::quantize(&face, &params)?;
@@ -1064,9 +1082,7 @@ async fn cheating_scene(report: &mut DemoReport) -> anyhow::Result<()> {
             ))
         }
         .await;
-        for n in nodes {
-            crate::inproc::stop(n).await;
-        }
+        mini.stop().await;
         let (decision, truth) = outcome?;
         match (security, decision) {
             (MpcSecurity::Malicious, Err(e)) => {

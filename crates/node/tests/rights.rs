@@ -53,19 +53,6 @@ fn consent(w: &mut Wallet, relying_party: &str) -> Consent {
     }
 }
 
-async fn last_entry(client: &Client, party: PartyId) -> sanctuary_log::Entry {
-    let size = client.health(party).await.expect("health")["next_seq"]
-        .as_u64()
-        .expect("size");
-    client
-        .entries(party, size - 1, size)
-        .await
-        .expect("entries")
-        .pop()
-        .and_then(|l| l.entry().cloned())
-        .expect("an entry with its body")
-}
-
 /// Each node's stored share of `id` (none once deleted), read through a
 /// second handle on its database.
 async fn shares(dir: &std::path::Path, id: sanctuary_proto::EnrollmentId) -> Vec<Option<Vec<u8>>> {

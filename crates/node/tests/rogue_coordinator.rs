@@ -76,20 +76,6 @@ fn network_with(matching: sanctuary_proto::MatchingConfig) -> Net {
     }
 }
 
-/// The last log entry of `party`.
-async fn last_entry(client: &Client, party: PartyId) -> sanctuary_log::Entry {
-    let size = client.health(party).await.expect("health")["next_seq"]
-        .as_u64()
-        .expect("size");
-    client
-        .entries(party, size - 1, size)
-        .await
-        .expect("entries")
-        .pop()
-        .and_then(|l| l.entry().cloned())
-        .expect("one entry, not erased")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coordinator_that_substitutes_the_client_key_gets_nothing_computed() {
     let n = network();

@@ -85,3 +85,20 @@ pub(crate) async fn roll_back(dir: &std::path::Path, i: usize, size: i64) {
     }
     c.close().await.expect("close");
 }
+
+/// The last log entry `party` serves (with its body).
+pub(crate) async fn last_entry(
+    client: &Client,
+    party: sanctuary_share::PartyId,
+) -> sanctuary_log::Entry {
+    let size = client.health(party).await.expect("health")["next_seq"]
+        .as_u64()
+        .expect("size");
+    client
+        .entries(party, size - 1, size)
+        .await
+        .expect("entries")
+        .pop()
+        .and_then(|l| l.entry().cloned())
+        .expect("an entry with its body")
+}
