@@ -132,6 +132,30 @@ impl ConsentGate {
         subject: &SubjectPublicKey,
         request: &Request,
     ) -> Result<ConsentChecked, Error> {
+        self.admit_with(token, subject, request, true)
+    }
+
+    /// [`ConsentGate::admit`] without recording the use: the use number is
+    /// the one the token would get. For a node that records the use only
+    /// when the operation is committed on every node
+    /// ([`ReplayGuard`] then gets it from the caller), so a vetoed or failed
+    /// operation uses nothing up.
+    pub fn check(
+        &self,
+        token: &ConsentToken,
+        subject: &SubjectPublicKey,
+        request: &Request,
+    ) -> Result<ConsentChecked, Error> {
+        self.admit_with(token, subject, request, false)
+    }
+
+    fn admit_with(
+        &self,
+        token: &ConsentToken,
+        subject: &SubjectPublicKey,
+        request: &Request,
+        record: bool,
+    ) -> Result<ConsentChecked, Error> {
         let now = self.clock.now();
         let rp = request.relying_party();
         if let Request::Identify { relying_party } = request {
@@ -152,12 +176,16 @@ impl ConsentGate {
         let consent = token::verify(token, &ctx, self.revocations.as_ref())?;
         let allowed = self.policy.check(request, &consent, now)?;
         let use_number = match consent.token_id() {
-            Some(id) => Some(self.replay.consume(
+            Some(id) if record => Some(self.replay.consume(
                 consent.subject(),
                 &id,
                 consent.max_uses(),
                 consent.expires_at(),
             )?),
+            Some(id) => Some(
+                self.replay
+                    .peek(consent.subject(), &id, consent.max_uses())?,
+            ),
             None => None,
         };
         Ok(ConsentChecked {
@@ -279,10 +307,19 @@ impl ConsentGate {
         &self,
         revocation: &SignedStatement<Revocation>,
     ) -> Result<Verified<Revocation>, Error> {
-        let now = self.clock.now();
-        let v = revocation.verify(self.policy.network(), now, self.policy.statement_max_age())?;
+        let v = self.check_revocation(revocation)?;
         self.revocations.apply(&v);
         Ok(v)
+    }
+
+    /// Verifies a signed revocation without recording it (the node records
+    /// it with the committed operation).
+    pub fn check_revocation(
+        &self,
+        revocation: &SignedStatement<Revocation>,
+    ) -> Result<Verified<Revocation>, Error> {
+        let now = self.clock.now();
+        Ok(revocation.verify(self.policy.network(), now, self.policy.statement_max_age())?)
     }
 }
 

@@ -41,6 +41,22 @@ pub trait ReplayGuard: Send + Sync {
 
     /// How many uses were recorded.
     fn uses(&self, subject: &SubjectPublicKey, token_id: &TokenId) -> u32;
+
+    /// The use number the next [`ReplayGuard::consume`] would return, or
+    /// [`TokenError::UsedUp`], recording nothing: for a node that records
+    /// the use only once the operation is committed.
+    fn peek(
+        &self,
+        subject: &SubjectPublicKey,
+        token_id: &TokenId,
+        max_uses: Option<u32>,
+    ) -> Result<u32, TokenError> {
+        let used = self.uses(subject, token_id);
+        match max_uses {
+            Some(max) if used >= max => Err(TokenError::UsedUp { uses: max }),
+            _ => Ok(used.saturating_add(1)),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -36,6 +36,7 @@ pub(crate) trait Enrollments {
 pub(crate) struct NodeConsent {
     gate: ConsentGate,
     revocations: Arc<InMemoryRevocationStore>,
+    replay: Arc<InMemoryReplayGuard>,
 }
 
 impl std::fmt::Debug for NodeConsent {
@@ -159,7 +160,33 @@ impl NodeConsent {
             revocations.clone(),
             replay.clone(),
         );
-        Self { gate, revocations }
+        Self {
+            gate,
+            revocations,
+            replay,
+        }
+    }
+
+    /// Takes in the consent bookkeeping of an operation just committed (on
+    /// every node alike): token uses and revocations count from here, not
+    /// from the verdict, so a vetoed or failed operation changes nothing.
+    pub(crate) fn commit(&self, writes: &[ConsentWrite]) {
+        for w in writes {
+            match w {
+                ConsentWrite::TokenUse(u) => {
+                    if let Some(s) = parse_subject(&u.subject) {
+                        self.replay.restore(
+                            s,
+                            TokenId::from_bytes(u.token),
+                            u.uses,
+                            from_ms(u.expires_ms),
+                        );
+                    }
+                }
+                ConsentWrite::Revocation(r) => restore(&self.revocations, [r]),
+                ConsentWrite::Touch { .. } | ConsentWrite::Record { .. } => {}
+            }
+        }
     }
 
     /// Takes in revocations stored by a catch-up.

@@ -753,6 +753,7 @@ impl Node {
         .await?;
         applied.erase = erase;
         self.store.apply(&applied).await?;
+        self.consent.commit(&applied.consent);
         st.next_seq = start.seq + 1;
         st.root = st.log.root().await?;
         st.apply(self.party(), &applied.change, applied.time_ms)?;

@@ -636,3 +636,61 @@ async fn a_node_that_missed_ops_catches_up_from_its_peers() {
         stop(n).await;
     }
 }
+
+/// A token's uses are counted when the operation is committed, the same on
+/// every node: an operation one node vetoes uses nothing up, on any node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vetoed_operation_uses_up_nothing_on_any_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let net_path =
+        sanctuary_node::init_network(dir, ["127.0.0.1"; 3], NET, Default::default()).expect("init");
+    // P2's operator stops serving verification for a while.
+    let p2_policy = dir.join("node-2/policy.toml");
+    let served = std::fs::read_to_string(&p2_policy).expect("policy");
+    let no_verify = served.replace(
+        r#"allowed = ["enroll", "verify", "dedupe", "festival_checkin"]"#,
+        r#"allowed = ["enroll", "dedupe", "festival_checkin"]"#,
+    );
+    assert_ne!(no_verify, served);
+    std::fs::write(&p2_policy, &no_verify).expect("write policy");
+    let net = NetworkFile::load(&net_path).expect("network file");
+    let params = net.matching.embedding;
+    let client = Client::new(net).expect("client");
+    let mut nodes: Vec<Option<Running>> = (0..3).map(|i| Some(start(config(dir, i)))).collect();
+    wait_ready(&client).await;
+    let mut alice = Wallet::create(OffsetDateTime::now_utc());
+    let face = person(11, &params);
+    let id = client
+        .enroll(&template(&face, &params), &alice, "site.example")
+        .await
+        .expect("enroll")
+        .enrollment_id
+        .expect("id");
+    let once = token(
+        &mut alice,
+        BANK,
+        &[Purpose::Verify],
+        Duration::minutes(30),
+        Some(1),
+    );
+    let probe = template(&noisy(&face, 2), &params);
+    assert_eq!(
+        refused_code(client.verify(id, &probe, &once).await),
+        "purpose_not_allowed"
+    );
+    // P2 serves verification again; the single-use token is still unused
+    // everywhere, so it works once, and only once.
+    stop(nodes[2].take().expect("running")).await;
+    std::fs::write(&p2_policy, &served).expect("write policy");
+    nodes[2] = Some(start(config(dir, 2)));
+    wait_ready(&client).await;
+    assert!(client.verify(id, &probe, &once).await.expect("first use"));
+    assert_eq!(
+        refused_code(client.verify(id, &probe, &once).await),
+        "token_replayed"
+    );
+    for n in nodes.into_iter().flatten() {
+        stop(n).await;
+    }
+}

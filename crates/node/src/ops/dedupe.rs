@@ -23,7 +23,7 @@ pub(super) fn verdict(op: &DedupeOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
     let checked = cx
         .consent
         .gate()
-        .admit(&token, &subject, &req)
+        .check(&token, &subject, &req)
         .map_err(refuse)?;
     Ok(token_use(&checked).into_iter().collect())
 }

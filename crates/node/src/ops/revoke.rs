@@ -15,7 +15,7 @@ pub(super) fn verdict(op: &RevokeOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
     let v = cx
         .consent
         .gate()
-        .apply_revocation(&op.statement)
+        .check_revocation(&op.statement)
         .map_err(refuse)?;
     let subject = v.subject().to_hex();
     let row = match &v.statement().scope {

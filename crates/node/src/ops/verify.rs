@@ -37,7 +37,7 @@ pub(super) fn verdict(op: &VerifyOp, cx: &VerdictCx<'_>) -> Result<Vec<ConsentWr
     let checked = cx
         .consent
         .gate()
-        .admit(&token, &subject, &req)
+        .check(&token, &subject, &req)
         .map_err(refuse)?;
     let mut w: Vec<ConsentWrite> = token_use(&checked).into_iter().collect();
     w.push(ConsentWrite::Touch {
